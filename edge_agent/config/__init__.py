@@ -1,0 +1,1 @@
+"""Configuration: settings models, fleet resolution and layered loading."""

@@ -1,0 +1,233 @@
+"""Settings models: every field has a description and unknown keys are errors."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from edge_agent.codecs.limits import Limits
+from edge_agent.elastic.settings import ElasticSettings
+
+__all__ = [
+    "AgentSettings",
+    "BrokerSettings",
+    "LogSettings",
+    "PipelineSettings",
+    "PrivacySettings",
+    "RouteSettings",
+    "StatsSettings",
+    "TlsSettings",
+    "default_models_dir",
+]
+
+
+def default_models_dir() -> Path:
+    """The shipped models: ``./models`` of a source checkout, else ``/opt/edge-agent/models``."""
+    here = Path(__file__).resolve().parents[2] / "models"
+    return here if here.is_dir() else Path("/opt/edge-agent/models")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TlsSettings(_Strict):
+    """TLS towards the broker (for a broker on loopback TLS is rarely needed)."""
+
+    ca_file: Path | None = Field(default=None, description="CA bundle to verify the broker.")
+    cert_file: Path | None = Field(default=None, description="Client certificate (PEM).")
+    key_file: Path | None = Field(default=None, description="Client private key (PEM).")
+    insecure: bool = Field(default=False, description="Skip hostname verification (testing only).")
+
+
+class BrokerSettings(_Strict):
+    """How to reach the local MQTT broker."""
+
+    url: str = Field(
+        default="mqtt://127.0.0.1:1883",
+        description="unix:///path/to.sock, mqtt://host:port or mqtts://host:port.",
+    )
+    protocol: Literal["5", "3.1.1"] = Field(default="5", description="MQTT protocol version.")
+    client_id: str | None = Field(
+        default=None, description="MQTT client id; default edge-agent-<device_id>."
+    )
+    username: str | None = Field(default=None, description="Broker user name.")
+    password_file: Path | None = Field(
+        default=None, description="File holding the broker password (never put it in the config)."
+    )
+    password_credential: str | None = Field(
+        default=None,
+        description="Name of a systemd credential ($CREDENTIALS_DIRECTORY/<name>) with the password.",
+    )
+    tls: TlsSettings | None = Field(default=None, description="TLS options (mqtts:// only).")
+    keepalive_s: int = Field(default=30, ge=5, le=3600, description="MQTT keepalive in seconds.")
+    session_expiry_s: int = Field(
+        default=86400,
+        ge=0,
+        description="MQTT 5 session expiry: how long the broker keeps our QoS 1 messages while we are away.",
+    )
+    qos: Literal[0, 1] = Field(default=1, description="QoS for subscriptions and results.")
+    reconnect_min_s: float = Field(default=0.5, gt=0, description="First reconnect delay.")
+    reconnect_max_s: float = Field(default=30.0, gt=0, description="Reconnect delay cap.")
+    connect_timeout_s: float = Field(
+        default=30.0, gt=0, description="How long `run` waits for the first connection."
+    )
+
+
+class PrivacySettings(_Strict):
+    """What may leave the device (by default: nothing)."""
+
+    allow_remote_broker: bool = Field(
+        default=False, description="Allow a broker that is not a unix socket or loopback address."
+    )
+    allow_embeddings: bool = Field(
+        default=False, description="Allow routes to publish raw embeddings (derived but rich data)."
+    )
+
+
+class LogSettings(_Strict):
+    """Logging."""
+
+    level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Minimum level logged."
+    )
+    format: Literal["auto", "json", "console"] = Field(
+        default="auto", description="auto: JSON under a service, readable on a terminal."
+    )
+
+
+class StatsSettings(_Strict):
+    """Periodic stats on <prefix>/<device>/stats."""
+
+    interval_s: float = Field(default=30.0, gt=0, description="Seconds between stats messages.")
+
+
+class PipelineSettings(_Strict):
+    """One pipeline: a task served by a model family, with its own inbox and worker."""
+
+    kind: Literal["faces", "text", "wakeword"] = Field(description="Task implementation.")
+    family: str | None = Field(
+        default=None, description="Model family folder under models_dir; default: the kind."
+    )
+    enabled: bool = Field(default=True, description="Serve this pipeline.")
+    mode: Literal["quality-first", "performance-first", "pinned"] | None = Field(
+        default=None, description="Sizing mode; default: elastic.mode."
+    )
+    variant: str | None = Field(
+        default=None, description="Variant to run in pinned mode (and to start with otherwise)."
+    )
+    threads: int = Field(default=1, ge=1, le=8, description="Interpreter threads.")
+    inbox_size: int = Field(
+        default=32, ge=1, le=10000, description="Messages waiting at most; the oldest is dropped."
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Task options, validated by the pipeline."
+    )
+
+    @property
+    def family_name(self) -> str:
+        """The family folder name."""
+        return self.family or self.kind
+
+
+class RouteSettings(_Strict):
+    """A topic filter feeding a pipeline."""
+
+    topic: str = Field(description="MQTT topic filter, e.g. sensors/+/image.")
+    pipeline: str = Field(description="Name of the pipeline that serves it.")
+    sensor_level: int = Field(
+        default=1, ge=0, description="0-based topic level holding the sensor id."
+    )
+    format: str | None = Field(
+        default=None,
+        description="Declared payload format when the sender sets no content type (e.g. image/jpeg).",
+    )
+    qos: Literal[0, 1] | None = Field(default=None, description="Subscription QoS; default broker.qos.")
+    enabled: bool = Field(default=True, description="Subscribe to this route.")
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Per-route task options, validated by the pipeline."
+    )
+
+    @field_validator("topic")
+    @classmethod
+    def _filter(cls, value: str) -> str:
+        levels = value.split("/")
+        for i, level in enumerate(levels):
+            if "#" in level and (level != "#" or i != len(levels) - 1):
+                raise ValueError("'#' must be a whole last level")
+            if "+" in level and level != "+":
+                raise ValueError("'+' must be a whole level")
+        return value
+
+
+def _default_pipelines() -> dict[str, PipelineSettings]:
+    return {
+        "faces": PipelineSettings(kind="faces"),
+        "text": PipelineSettings(kind="text"),
+        "wakeword": PipelineSettings(kind="wakeword"),
+    }
+
+
+def _default_routes() -> dict[str, RouteSettings]:
+    return {
+        "images": RouteSettings(topic="sensors/+/image", pipeline="faces"),
+        "texts": RouteSettings(topic="sensors/+/text", pipeline="text"),
+        "audio": RouteSettings(topic="sensors/+/audio", pipeline="wakeword"),
+    }
+
+
+class AgentSettings(BaseSettings):
+    """The whole effective configuration of one device."""
+
+    model_config = SettingsConfigDict(
+        extra="forbid", env_prefix="EDGE_AGENT_", env_nested_delimiter="__"
+    )
+
+    device_id: str = Field(
+        default_factory=socket.gethostname,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        description="This device's id (topic level); default: the hostname.",
+    )
+    labels: list[str] = Field(default_factory=list, description="Labels fleet groups match on.")
+    topic_prefix: str = Field(
+        default="edge-agent", description="First level(s) of every topic edge-agent publishes."
+    )
+    models_dir: Path = Field(
+        default_factory=default_models_dir, description="Folder of model families."
+    )
+    cache_dir: Path = Field(
+        default=Path("/var/cache/edge-agent"),
+        description="Writable folder for materialised model variants.",
+    )
+    shutdown_deadline_s: float = Field(
+        default=10.0, gt=0, description="SIGTERM: time to drain inboxes before exiting."
+    )
+    broker: BrokerSettings = Field(default_factory=BrokerSettings, description="The broker.")
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings, description="Privacy.")
+    log: LogSettings = Field(default_factory=LogSettings, description="Logging.")
+    stats: StatsSettings = Field(default_factory=StatsSettings, description="Stats.")
+    limits: Limits = Field(default_factory=Limits, description="Payload limits per modality.")
+    elastic: ElasticSettings = Field(
+        default_factory=ElasticSettings, description="Memory-driven variant selection."
+    )
+    pipelines: dict[str, PipelineSettings] = Field(
+        default_factory=_default_pipelines, description="Pipelines by name."
+    )
+    routes: dict[str, RouteSettings] = Field(
+        default_factory=_default_routes, description="Routes by name."
+    )
+
+    @model_validator(mode="after")
+    def _route_targets(self) -> AgentSettings:
+        for name, route in self.routes.items():
+            if route.pipeline not in self.pipelines:
+                known = ", ".join(sorted(self.pipelines)) or "none"
+                raise ValueError(
+                    f"route {name!r} names pipeline {route.pipeline!r}, which is not defined"
+                    f" (defined: {known})"
+                )
+        return self

@@ -1,0 +1,225 @@
+"""The seam every task pipeline implements, and the samples codecs hand it.
+
+A pipeline is owned by exactly one worker thread: ``load``, ``unload`` and
+``process`` are never called concurrently, so implementations need no locks.
+"""
+
+from __future__ import annotations
+
+import abc
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict
+
+from edge_agent.runtime.manifest import ModelPackage
+
+__all__ = [
+    "AudioSample",
+    "ImageSample",
+    "Modality",
+    "NoOptions",
+    "Pipeline",
+    "RequestContext",
+    "Sample",
+    "StageTimer",
+    "TextSample",
+]
+
+Modality = Literal["image", "audio", "text"]
+
+
+@dataclass(frozen=True, slots=True)
+class ImageSample:
+    """A decoded image.
+
+    Attributes:
+        rgb: Pixels, shape (height, width, 3), uint8, RGB order.
+        source_format: Format it was decoded from (``image/jpeg``...).
+    """
+
+    rgb: npt.NDArray[np.uint8]
+    source_format: str
+
+    @property
+    def width(self) -> int:
+        """Width in pixels."""
+        return int(self.rgb.shape[1])
+
+    @property
+    def height(self) -> int:
+        """Height in pixels."""
+        return int(self.rgb.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
+class AudioSample:
+    """Decoded audio, converted to what the pipeline asked for.
+
+    Attributes:
+        pcm: Mono samples at ``rate``, int16.
+        rate: Sample rate of ``pcm`` in Hz.
+        source_rate: Sample rate of the payload.
+        source_channels: Channel count of the payload.
+        source_format: Format it was decoded from.
+    """
+
+    pcm: npt.NDArray[np.int16]
+    rate: int
+    source_rate: int
+    source_channels: int
+    source_format: str
+
+    @property
+    def duration_s(self) -> float:
+        """Duration in seconds."""
+        return len(self.pcm) / self.rate if self.rate else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class TextSample:
+    """Decoded text.
+
+    Attributes:
+        text: The text (never logged).
+        fields: Extra fields of a JSON envelope (without ``text``).
+        source_format: Format it was decoded from.
+    """
+
+    text: str
+    fields: Mapping[str, Any]
+    source_format: str
+
+
+Sample = ImageSample | AudioSample | TextSample
+
+
+class StageTimer:
+    """Collects per-stage wall-clock durations of one message, in milliseconds."""
+
+    __slots__ = ("stages",)
+
+    def __init__(self) -> None:
+        self.stages: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Time the body of a ``with`` block under ``name`` (accumulates)."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = (time.perf_counter() - start) * 1000.0
+            self.stages[name] = self.stages.get(name, 0.0) + elapsed
+
+
+@dataclass(slots=True)
+class RequestContext:
+    """What a pipeline may know about the message it processes.
+
+    Attributes:
+        topic: Topic the message arrived on.
+        sensor: Sensor id taken from the topic.
+        route: Route name.
+        request_id: Correlation id of this request.
+        route_options: The route's options, validated by the pipeline's ``route_options_model``.
+        user_properties: MQTT v5 user properties of the message.
+        timer: Stage timer; pipelines time ``prepare``, ``infer`` and ``interpret``.
+    """
+
+    topic: str
+    sensor: str
+    route: str
+    request_id: str
+    route_options: BaseModel
+    user_properties: Mapping[str, str] = field(default_factory=dict)
+    timer: StageTimer = field(default_factory=StageTimer)
+
+
+class NoOptions(BaseModel):
+    """Options model for pipelines or routes that take none."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Pipeline(abc.ABC):
+    """A task served by one model family.
+
+    Subclasses set ``kind`` and ``modality`` (and ``audio_rate`` for audio), may
+    declare ``options_model`` (pipeline-wide options) and ``route_options_model``
+    (per-route options), and implement ``load``, ``unload`` and ``process``.
+
+    Args:
+        name: Pipeline name from the config.
+        package: The model family it serves.
+        options: Validated pipeline options (an ``options_model`` instance).
+        num_threads: Interpreter threads.
+        cache_dir: Writable folder for materialised variants.
+    """
+
+    kind: ClassVar[str]
+    modality: ClassVar[Modality]
+    audio_rate: ClassVar[int | None] = None
+    options_model: ClassVar[type[BaseModel]] = NoOptions
+    route_options_model: ClassVar[type[BaseModel]] = NoOptions
+
+    def __init__(
+        self,
+        name: str,
+        package: ModelPackage,
+        options: BaseModel,
+        *,
+        num_threads: int = 1,
+        cache_dir: Path | None = None,
+    ) -> None:
+        self.name = name
+        self.package = package
+        self.options = options
+        self.num_threads = num_threads
+        self.cache_dir = cache_dir
+
+    @property
+    @abc.abstractmethod
+    def active_variant(self) -> str | None:
+        """Id of the loaded variant, or None when unloaded."""
+
+    @abc.abstractmethod
+    def load(self, variant_id: str) -> None:
+        """Load and warm ``variant_id``, then make it the active one.
+
+        The new model must be fully built (and invoked once) before the old one
+        is dropped, so a failure leaves the previous variant serving.
+
+        Raises:
+            ModelError: The variant cannot be loaded.
+        """
+
+    @abc.abstractmethod
+    def unload(self) -> None:
+        """Drop the active model and everything that holds its memory."""
+
+    @abc.abstractmethod
+    def process(self, sample: Sample, ctx: RequestContext) -> list[dict[str, Any]]:
+        """Run the task on one decoded sample.
+
+        Args:
+            sample: The decoded payload (of this pipeline's modality).
+            ctx: The request's context.
+
+        Returns:
+            Task results to publish, one per event; an empty list publishes nothing
+            (streaming pipelines between detections).
+
+        Raises:
+            PayloadError: The sample is valid but unusable by this task.
+            ModelError: No variant is loaded.
+        """
+
+    def reset(self, sensor: str) -> None:  # noqa: B027 - optional hook
+        """Forget per-sensor stream state (streaming pipelines override)."""

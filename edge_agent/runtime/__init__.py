@@ -1,0 +1,1 @@
+"""Model runtime: interpreter wrapper and model packages."""

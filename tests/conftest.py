@@ -1,0 +1,88 @@
+"""Fixtures: a real mosquitto broker, a test MQTT client and the real daemon."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from support.broker import Broker, mosquitto_path  # noqa: E402
+from support.client import TestClient  # noqa: E402
+from support.daemon import DaemonProcess, toml_dump  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """A mosquitto broker on a temporary unix socket and loopback TCP port."""
+    if mosquitto_path() is None:
+        pytest.skip("mosquitto is not installed (.ci/run installs it)")
+    # Unix socket paths are limited to ~107 bytes: keep the folder short.
+    root = tmp_path_factory.mktemp("mq")
+    b = Broker(root)
+    b.start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def mqtt(broker: Broker) -> Iterator[TestClient]:
+    """A test client on the broker's TCP listener, subscribed to everything under edge-agent/."""
+    client = TestClient(broker.tcp_url)
+    client.subscribe("edge-agent/#")
+    yield client
+    client.close()
+
+
+def daemon_config(broker_url: str, tmp: Path, **overrides: Any) -> dict[str, Any]:
+    """A daemon config for tests: only the faces pipeline unless overridden."""
+    config: dict[str, Any] = {
+        "device_id": "testdev",
+        "cache_dir": str(tmp / "cache"),
+        "shutdown_deadline_s": 10.0,
+        "broker": {"url": broker_url, "reconnect_min_s": 0.1, "reconnect_max_s": 0.5},
+        "log": {"format": "json", "level": "info"},
+        "stats": {"interval_s": 1.0},
+        "pipelines": {
+            "faces": {"kind": "faces"},
+            "text": {"kind": "text", "enabled": False},
+            "wakeword": {"kind": "wakeword", "enabled": False},
+        },
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(config.get(key), dict):
+            config[key] = {**config[key], **value}
+        else:
+            config[key] = value
+    return config
+
+
+@pytest.fixture
+def start_daemon(
+    broker: Broker, mqtt: TestClient, tmp_path: Path
+) -> Iterator[Callable[..., DaemonProcess]]:
+    """Start the real daemon with a config built from keyword overrides; stopped at teardown."""
+    started: list[DaemonProcess] = []
+
+    def start(*, url: str | None = None, env: dict[str, str] | None = None,
+              wait: bool = True, **overrides: Any) -> DaemonProcess:
+        config = daemon_config(url or broker.unix_url, tmp_path, **overrides)
+        path = tmp_path / f"config-{len(started)}.toml"
+        path.write_text(toml_dump(config))
+        proc = DaemonProcess(path, tmp_path, env=env)
+        started.append(proc)
+        proc.start()
+        if wait:
+            proc.wait_online(mqtt, f"edge-agent/{config['device_id']}/status")
+        return proc
+
+    yield start
+    for proc in started:
+        proc.terminate()

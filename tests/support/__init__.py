@@ -1,0 +1,1 @@
+"""Shared test support: a real mosquitto broker, a real daemon, an MQTT test client."""
