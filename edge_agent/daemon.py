@@ -1,0 +1,380 @@
+"""The composition root: builds every part, starts them, and stops them in order.
+
+Start: check the broker is local → load model packages → start workers and load
+variants → connect (subscriptions, retained ``online``) → READY=1.
+Stop: stop accepting (unacknowledged messages stay with the broker) → drain
+inboxes until the deadline → publish ``offline`` → disconnect → exit 0.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from pydantic import BaseModel, ValidationError
+
+from edge_agent import __version__
+from edge_agent.config.models import AgentSettings, PipelineSettings
+from edge_agent.errors import ConfigError, ModelError, PayloadError, Reason
+from edge_agent.health.notify import Notifier
+from edge_agent.health.stats import Stats
+from edge_agent.pipelines.base import Pipeline, RequestContext
+from edge_agent.pipelines.registry import pipeline_class
+from edge_agent.results.schema import (
+    STATUS_SCHEMA,
+    Topics,
+    error_document,
+    result_document,
+    to_json,
+)
+from edge_agent.runtime.manifest import ModelPackage, load_package
+from edge_agent.sizing import SizingController
+from edge_agent.transport.address import is_local, parse_broker_url
+from edge_agent.transport.inbox import Inbox
+from edge_agent.transport.mqtt import InboundMessage, MqttTransport, read_password
+from edge_agent.transport.routing import Router
+from edge_agent.worker import Job, Worker
+
+__all__ = ["Daemon", "build_pipeline"]
+
+log = structlog.get_logger("edge_agent.daemon")
+
+_DEDUP_WINDOW = 4096
+
+
+def _validate_options(model: type[BaseModel], raw: Mapping[str, Any], key: str) -> BaseModel:
+    try:
+        return model.model_validate(dict(raw))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        reason = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        raise ConfigError(reason, key=f"{key}.{loc}" if loc else key) from None
+
+
+def build_pipeline(name: str, settings: AgentSettings, spec: PipelineSettings) -> Pipeline:
+    """Load a pipeline's model package and construct it (no variant loaded yet).
+
+    Raises:
+        ConfigError: Bad options or unknown kind.
+        ModelError: Missing or invalid model package.
+    """
+    cls = pipeline_class(spec.kind)
+    package = load_package(settings.models_dir / spec.family_name)
+    if package.manifest.modality != cls.modality:
+        raise ConfigError(
+            f"family {package.family!r} is {package.manifest.modality}, pipeline kind "
+            f"{spec.kind!r} needs {cls.modality}",
+            key=f"pipelines.{name}.family",
+        )
+    options = _validate_options(cls.options_model, spec.options, f"pipelines.{name}.options")
+    cache = settings.cache_dir / package.family
+    return cls(name, package, options, num_threads=spec.threads, cache_dir=cache)
+
+
+@dataclass
+class _Entry:
+    spec: PipelineSettings
+    pipeline: Pipeline
+    inbox: Inbox[Job]
+    worker: Worker
+    package: ModelPackage = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.package = self.pipeline.package
+
+
+class Daemon:
+    """edge-agent's running process.
+
+    Args:
+        settings: Effective settings.
+        notifier: systemd notifier (default: from the environment).
+    """
+
+    def __init__(self, settings: AgentSettings, *, notifier: Notifier | None = None) -> None:
+        self.settings = settings
+        self.topics = Topics(settings.topic_prefix, settings.device_id)
+        self.notifier = notifier or Notifier()
+        self.stats = Stats()
+        self.stop_event = threading.Event()
+        self.healthy = threading.Event()
+        self._accepting = threading.Event()
+        self._entries: dict[str, _Entry] = {}
+        self._recent: collections.OrderedDict[bytes, None] = collections.OrderedDict()
+        self._recent_lock = threading.Lock()
+        self.remote_broker = False
+        self.transport: MqttTransport | None = None
+        self.sizing: SizingController | None = None
+        routes = {
+            name: r for name, r in settings.routes.items()
+            if r.enabled and settings.pipelines[r.pipeline].enabled
+        }
+        self.router = Router(routes, settings.topic_prefix)
+        self._routes = routes
+
+    # -- start -------------------------------------------------------------------------------
+
+    def _check_broker(self) -> None:
+        address = parse_broker_url(self.settings.broker.url)
+        if not is_local(address):
+            if not self.settings.privacy.allow_remote_broker:
+                raise ConfigError(
+                    f"broker {address} is not on this device (unix socket or loopback); results "
+                    "would leave the device. Set privacy.allow_remote_broker = true to allow it.",
+                    key="broker.url",
+                )
+            self.remote_broker = True
+            log.warning("remote_broker_allowed", broker=str(address))
+
+    def _build(self) -> None:
+        for name, spec in self.settings.pipelines.items():
+            if not spec.enabled or not any(r.pipeline == name for r in self._routes.values()):
+                continue
+            pipeline = build_pipeline(name, self.settings, spec)
+            route_options = {
+                rname: _validate_options(pipeline.route_options_model, r.options,
+                                         f"routes.{rname}.options")
+                for rname, r in self._routes.items() if r.pipeline == name
+            }
+            if not self.settings.privacy.allow_embeddings:
+                for rname, opts in route_options.items():
+                    if getattr(opts, "embedding", False):
+                        raise ConfigError(
+                            "route asks for embeddings but privacy.allow_embeddings is false",
+                            key=f"routes.{rname}.options.embedding",
+                        )
+            inbox: Inbox[Job] = Inbox(spec.inbox_size)
+            worker = Worker(
+                pipeline, inbox, limits=self.settings.limits, route_options=route_options,
+                on_results=self._publish_results, on_error=self._publish_error,
+                on_done=self._done,
+            )
+            self._entries[name] = _Entry(spec, pipeline, inbox, worker)
+
+    def start(self) -> None:
+        """Build and start everything; returns once the daemon serves.
+
+        Raises:
+            ConfigError: Invalid settings (including a non-local broker).
+            ModelError: A model package or variant cannot be loaded.
+        """
+        self._check_broker()
+        self._build()
+        self.sizing = SizingController(self.settings, {n: e.worker for n, e in self._entries.items()})
+        for entry in self._entries.values():
+            entry.worker.start()
+        self.sizing.initial_load()
+        password = read_password(self.settings.broker)
+        subs = [(r.topic, r.qos if r.qos is not None else self.settings.broker.qos)
+                for r in self._routes.values()]
+        self.transport = MqttTransport(
+            self.settings.broker,
+            client_id=self.settings.broker.client_id or f"edge-agent-{self.settings.device_id}",
+            status_topic=self.topics.status,
+            subscriptions=subs,
+            on_message=self._on_message,
+            on_online=self._publish_details,
+            password=password,
+        )
+        self._accepting.set()
+        self.transport.start()
+        self.sizing.start(self.stop_event)
+        threading.Thread(target=self._stats_loop, name="stats", daemon=True).start()
+        self.healthy.set()
+        self.notifier.start_watchdog(self.healthy, self.stop_event)
+        self.notifier.notify("READY=1\nSTATUS=serving")
+        log.info("daemon_started", device=self.settings.device_id, version=__version__,
+                 pipelines=sorted(self._entries), routes=len(self._routes))
+
+    # -- message path (network thread) --------------------------------------------------------
+
+    def _request_id(self, msg: InboundMessage) -> str:
+        if msg.correlation_data:
+            try:
+                text = msg.correlation_data.decode("ascii")
+                if text.isprintable() and len(text) <= 128:
+                    return text
+            except UnicodeDecodeError:
+                pass
+            return msg.correlation_data.hex()[:64]
+        return uuid.uuid4().hex
+
+    def _duplicate(self, msg: InboundMessage) -> bool:
+        """A QoS 1 redelivery (DUP) of a message we already took: acknowledge, don't answer."""
+        if msg.qos == 0:
+            return False
+        digest = hashlib.blake2b(msg.topic.encode() + b"\0" + msg.payload, digest_size=16).digest()
+        with self._recent_lock:
+            seen = digest in self._recent
+            if msg.dup and seen:
+                return True
+            self._recent[digest] = None
+            self._recent.move_to_end(digest)
+            while len(self._recent) > _DEDUP_WINDOW:
+                self._recent.popitem(last=False)
+        return False
+
+    def _on_message(self, msg: InboundMessage, ack: Any) -> None:
+        if not self._accepting.is_set():
+            return  # not acknowledged: the broker keeps it for our next session
+        match = self.router.match(msg.topic)
+        if match is None:
+            self.stats.unrouted += 1
+            ack()
+            return
+        if self._duplicate(msg):
+            log.info("duplicate_ignored", topic=msg.topic, size=len(msg.payload))
+            ack()
+            return
+        entry = self._entries[match.settings.pipeline]
+        job = Job(msg, match, self._request_id(msg), ack)
+        self.stats.received(entry.pipeline.name)
+        dropped = entry.inbox.put(job)
+        if dropped is not None:
+            self.stats.dropped(entry.pipeline.name)
+            log.warning("inbox_full_dropped_oldest", pipeline=entry.pipeline.name,
+                        topic=dropped.message.topic, request_id=dropped.request_id)
+            self._publish_error(dropped, PayloadError(
+                Reason.INBOX_FULL, "inbox full: dropped the oldest waiting message",
+                topic=dropped.message.topic, sensor=dropped.match.sensor,
+                size=len(dropped.message.payload)))
+            dropped.ack()
+
+    # -- publishing (worker threads) ----------------------------------------------------------
+
+    def _publish(self, topic: str, doc: Mapping[str, Any], *, corr: bytes | None = None,
+                 retain: bool = False) -> None:
+        if self.transport is not None:
+            self.transport.publish(topic, to_json(doc), qos=self.settings.broker.qos,
+                                   retain=retain, correlation_data=corr)
+
+    def _publish_results(self, job: Job, ctx: RequestContext, results: list[dict[str, Any]],
+                         variant: str | None) -> None:
+        entry = self._entries[job.match.settings.pipeline]
+        manifest = entry.package.manifest
+        for result in results:
+            doc = result_document(
+                request_id=job.request_id, device=self.settings.device_id,
+                pipeline=entry.pipeline.name, route=job.match.route, sensor=job.match.sensor,
+                topic=job.message.topic, family=manifest.family, variant=variant,
+                task=manifest.task, timings_ms=ctx.timer.stages, result=result,
+            )
+            corr = job.message.correlation_data
+            self._publish(self.topics.result(entry.pipeline.name, job.match.sensor), doc, corr=corr)
+            if job.message.response_topic:
+                self._publish(job.message.response_topic, doc, corr=corr)
+        log.info("message_answered", pipeline=entry.pipeline.name, topic=job.message.topic,
+                 sensor=job.match.sensor, request_id=job.request_id,
+                 size=len(job.message.payload), results=len(results), variant=variant)
+
+    def _publish_error(self, job: Job, exc: PayloadError) -> None:
+        name = job.match.settings.pipeline
+        self.stats.error(name, exc.reason.value)
+        log.warning("payload_rejected", reason=exc.reason.value, detail=exc.detail,
+                    topic=exc.topic, sensor=exc.sensor, size=exc.size,
+                    request_id=job.request_id, pipeline=name)
+        doc = error_document(
+            reason=exc.reason.value, detail=exc.detail, device=self.settings.device_id,
+            topic=exc.topic, sensor=exc.sensor, size=exc.size, request_id=job.request_id,
+            route=job.match.route,
+        )
+        corr = job.message.correlation_data
+        self._publish(self.topics.errors, doc, corr=corr)
+        if job.message.response_topic:
+            self._publish(job.message.response_topic, doc, corr=corr)
+
+    def _done(self, job: Job, timings: Mapping[str, float], published: int) -> None:
+        self.stats.processed(job.match.settings.pipeline, timings, published)
+
+    # -- status and stats ------------------------------------------------------------------------
+
+    def details(self) -> dict[str, Any]:
+        """The retained status details document."""
+        return {
+            "schema": STATUS_SCHEMA,
+            "state": "online" if not self.stop_event.is_set() else "offline",
+            "device": self.settings.device_id,
+            "version": __version__,
+            "remote_broker_allowed": self.remote_broker,
+            "pipelines": {
+                name: {"family": e.package.family, "variant": e.pipeline.active_variant}
+                for name, e in self._entries.items()
+            },
+            "sizing": self.sizing.snapshot() if self.sizing else None,
+        }
+
+    def _publish_details(self) -> None:
+        self._publish(self.topics.status_details, self.details(), retain=True)
+
+    def stats_document(self) -> dict[str, Any]:
+        """The periodic stats document."""
+        doc = self.stats.snapshot()
+        doc["schema"] = "edge-agent/stats/1"
+        doc["device"] = self.settings.device_id
+        for name, entry in self._entries.items():
+            p = doc["pipelines"].setdefault(name, {})
+            p["inbox"] = {"waiting": len(entry.inbox), "capacity": entry.inbox.maxsize,
+                          "dropped": entry.inbox.dropped}
+            p["variant"] = entry.pipeline.active_variant
+            p["family"] = entry.package.family
+        doc["sizing"] = self.sizing.snapshot() if self.sizing else None
+        doc["broker"] = {"connected": bool(self.transport and self.transport.connected),
+                         "reconnects": max(0, (self.transport.connects - 1) if self.transport else 0)}
+        return doc
+
+    def _stats_loop(self) -> None:
+        interval = self.settings.stats.interval_s
+        while not self.stop_event.wait(interval):
+            self._publish(self.topics.stats, self.stats_document())
+            self._check_stuck()
+
+    def _check_stuck(self) -> None:
+        now = time.monotonic()
+        stuck = [n for n, e in self._entries.items()
+                 if e.worker.busy_since is not None and now - e.worker.busy_since > 60]
+        if stuck:
+            log.error("worker_stuck", pipelines=stuck)
+            self.healthy.clear()
+        else:
+            self.healthy.set()
+
+    def publish_details_now(self) -> None:
+        """Republish the retained status details (after a variant switch)."""
+        if self.transport is not None and self.transport.connected:
+            self._publish_details()
+
+    # -- stop --------------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ordered shutdown within ``shutdown_deadline_s``."""
+        self.notifier.notify("STOPPING=1")
+        log.info("daemon_stopping", deadline_s=self.settings.shutdown_deadline_s)
+        self._accepting.clear()
+        deadline = time.monotonic() + self.settings.shutdown_deadline_s
+        for entry in self._entries.values():
+            entry.worker.stop(deadline)
+        for entry in self._entries.values():
+            entry.worker.join(max(0.1, deadline - time.monotonic()))
+        self.stop_event.set()
+        if self.transport is not None:
+            self._publish_details()
+            self.transport.stop(offline=True)
+        for entry in self._entries.values():
+            entry.pipeline.unload()
+        log.info("daemon_stopped")
+
+    def run_until(self, stop: threading.Event) -> None:
+        """Serve until ``stop`` is set, then shut down in order."""
+        self.start()
+        try:
+            stop.wait()
+        finally:
+            self.stop()

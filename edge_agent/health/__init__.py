@@ -1,0 +1,1 @@
+"""Health: stats, systemd notification and the watchdog."""

@@ -1,0 +1,1 @@
+"""Result and error messages: the public schema and the publisher."""

@@ -1,0 +1,1 @@
+"""MQTT transport: broker address, client, routing and inboxes."""

@@ -1,0 +1,351 @@
+"""The MQTT client: one paho client, its network thread, reconnects and status.
+
+paho's own reconnect loop backs off without jitter, so this module runs the
+network loop in its own named thread and reconnects with capped, jittered
+exponential backoff (many devices restarting with one broker do not stampede).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import ssl
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import paho.mqtt.client as paho
+import structlog
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from edge_agent.config.models import BrokerSettings
+from edge_agent.errors import ConfigError, TransportError
+from edge_agent.transport.address import BrokerAddress, parse_broker_url
+
+__all__ = ["InboundMessage", "MqttTransport", "read_password"]
+
+log = structlog.get_logger("edge_agent.transport")
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One message from the broker (the payload is never logged).
+
+    Attributes:
+        topic: Topic.
+        payload: Raw bytes.
+        qos: QoS it was delivered with.
+        retain: Retained flag.
+        dup: Redelivery flag.
+        content_type: MQTT v5 content type, if any.
+        correlation_data: MQTT v5 correlation data, if any.
+        response_topic: MQTT v5 response topic, if any.
+        user_properties: MQTT v5 user properties.
+        received: ``time.monotonic()`` at arrival.
+    """
+
+    topic: str
+    payload: bytes
+    qos: int = 0
+    retain: bool = False
+    dup: bool = False
+    content_type: str | None = None
+    correlation_data: bytes | None = None
+    response_topic: str | None = None
+    user_properties: tuple[tuple[str, str], ...] = ()
+    received: float = field(default_factory=time.monotonic)
+
+
+def read_password(settings: BrokerSettings, environ: dict[str, str] | None = None) -> str | None:
+    """Read the broker password from a file or a systemd credential.
+
+    Raises:
+        ConfigError: The named file or credential cannot be read.
+    """
+    env = dict(os.environ) if environ is None else environ
+    path: Path | None = None
+    if settings.password_credential:
+        creds = env.get("CREDENTIALS_DIRECTORY")
+        if not creds:
+            raise ConfigError(
+                "password_credential is set but $CREDENTIALS_DIRECTORY is not (LoadCredential=)",
+                key="broker.password_credential",
+            )
+        path = Path(creds) / settings.password_credential
+    elif settings.password_file:
+        path = settings.password_file
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="utf-8").strip("\r\n")
+    except OSError as exc:
+        raise ConfigError(f"cannot read password: {exc.strerror}", file=str(path)) from exc
+
+
+def backoff_delays(minimum: float, maximum: float, rng: random.Random) -> Callable[[int], float]:
+    """Return ``attempt -> delay``: full-jitter exponential backoff, capped."""
+
+    def delay(attempt: int) -> float:
+        cap = min(maximum, minimum * (2 ** min(attempt, 30)))
+        return rng.uniform(minimum, max(minimum, cap))
+
+    return delay
+
+
+class MqttTransport:
+    """A persistent-session MQTT client with status, will and resubscription.
+
+    Args:
+        settings: Broker settings.
+        client_id: Client id (stable, so the broker keeps our session).
+        status_topic: Retained ``online``/``offline`` topic (also the last will).
+        subscriptions: ``(filter, qos)`` pairs, resubscribed on every connect.
+        on_message: ``(message, ack)`` on the network thread for every message; must not
+            block. Messages are acknowledged only when ``ack()`` is called (after they were
+            answered), so a message we never answered is redelivered to our next session.
+        on_online: Called (network thread) after each successful connect.
+        password: Broker password, if any.
+    """
+
+    def __init__(
+        self,
+        settings: BrokerSettings,
+        *,
+        client_id: str,
+        status_topic: str,
+        subscriptions: Sequence[tuple[str, int]],
+        on_message: Callable[[InboundMessage, Callable[[], None]], None],
+        on_online: Callable[[], None] | None = None,
+        password: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.address: BrokerAddress = parse_broker_url(settings.url)
+        self.v5 = settings.protocol == "5"
+        self.status_topic = status_topic
+        self.subscriptions = list(subscriptions)
+        self._on_message_cb = on_message
+        self._on_online = on_online
+        self._stop = threading.Event()
+        self._connected = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.connects = 0
+        self.disconnects = 0
+        self.last_error: str | None = None
+        self._delay = backoff_delays(settings.reconnect_min_s, settings.reconnect_max_s, random.Random())
+
+        client = paho.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=paho.MQTTv5 if self.v5 else paho.MQTTv311,
+            transport=self.address.transport,  # type: ignore[arg-type]
+            clean_session=None if self.v5 else False,
+            reconnect_on_failure=False,
+            manual_ack=True,
+        )
+        client.max_queued_messages_set(10000)
+        client.max_inflight_messages_set(50)
+        if settings.username is not None:
+            client.username_pw_set(settings.username, password)
+        if self.address.tls:
+            tls = settings.tls
+            client.tls_set(
+                ca_certs=str(tls.ca_file) if tls and tls.ca_file else None,
+                certfile=str(tls.cert_file) if tls and tls.cert_file else None,
+                keyfile=str(tls.key_file) if tls and tls.key_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
+            if tls and tls.insecure:
+                client.tls_insecure_set(True)  # noqa: FBT003 - paho's API
+        client.will_set(status_topic, b"offline", qos=1, retain=True)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        self.client = client
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the network thread (it connects and keeps reconnecting)."""
+        self._thread = threading.Thread(target=self._run, name="mqtt-network", daemon=True)
+        self._thread.start()
+
+    def wait_connected(self, timeout: float) -> bool:
+        """Wait until the first CONNACK; False on timeout."""
+        return self._connected.wait(timeout)
+
+    @property
+    def connected(self) -> bool:
+        """Whether the client is connected now."""
+        return self._connected.is_set()
+
+    def stop(self, *, offline: bool = True, timeout: float = 5.0) -> None:
+        """Publish ``offline`` (retained), flush, disconnect and join the thread."""
+        if offline and self.connected:
+            info = self.client.publish(self.status_topic, b"offline", qos=1, retain=True)
+            deadline = time.monotonic() + timeout
+            while not info.is_published() and time.monotonic() < deadline and self.connected:
+                time.sleep(0.01)
+        self._stop.set()
+        if self.connected:
+            self.client.disconnect()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def publish(
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        qos: int = 1,
+        retain: bool = False,
+        correlation_data: bytes | None = None,
+        content_type: str | None = "application/json",
+    ) -> None:
+        """Publish (thread-safe); QoS 1 messages are queued while disconnected."""
+        props = None
+        if self.v5:
+            props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+            if content_type:
+                props.ContentType = content_type
+            if correlation_data is not None:
+                props.CorrelationData = correlation_data
+        self.client.publish(topic, payload, qos=qos, retain=retain, properties=props)
+
+    # -- network thread --------------------------------------------------------------------
+
+    def _connect_properties(self) -> Properties | None:
+        if not self.v5:
+            return None
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = self.settings.session_expiry_s
+        return props
+
+    def _open(self) -> None:
+        addr = self.address
+        host = addr.host
+        kwargs: dict[str, object] = {"keepalive": self.settings.keepalive_s}
+        if self.v5:
+            kwargs["clean_start"] = False
+            kwargs["properties"] = self._connect_properties()
+        self.client.connect(host, addr.port or 1883, **kwargs)  # type: ignore[arg-type]
+
+    def _run(self) -> None:
+        attempt = 0
+        while not self._stop.is_set():
+            try:
+                self._open()
+            except (OSError, ssl.SSLError) as exc:
+                self.last_error = exc.strerror or str(exc)
+                delay = self._delay(attempt)
+                attempt += 1
+                log.warning("broker_unreachable", broker=str(self.address), error=self.last_error,
+                            retry_in_s=round(delay, 2))
+                self._stop.wait(delay)
+                continue
+            rc = MQTTErrorCode.MQTT_ERR_SUCCESS
+            while not self._stop.is_set() and rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+                rc = self.client.loop(timeout=0.5)
+            if self._connected.is_set():
+                attempt = 0
+            self._connected.clear()
+            if self._stop.is_set():
+                # Let the DISCONNECT packet out.
+                for _ in range(10):
+                    if self.client.loop(timeout=0.05) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                        break
+                break
+            delay = self._delay(attempt)
+            attempt += 1
+            log.warning("broker_connection_lost", broker=str(self.address), rc=int(rc),
+                        retry_in_s=round(delay, 2))
+            self._stop.wait(delay)
+
+    def _on_connect(
+        self,
+        client: paho.Client,
+        userdata: object,
+        flags: paho.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            self.last_error = str(reason_code)
+            log.error("broker_refused", broker=str(self.address), reason=str(reason_code))
+            client.disconnect()
+            return
+        self.connects += 1
+        options = []
+        for topic, qos in self.subscriptions:
+            if self.v5:
+                options.append((topic, SubscribeOptions(qos=qos, noLocal=True)))
+            else:
+                options.append((topic, qos))  # type: ignore[arg-type]
+        if options:
+            client.subscribe(options)  # type: ignore[arg-type]
+        client.publish(self.status_topic, b"online", qos=1, retain=True)
+        self._connected.set()
+        log.info("broker_connected", broker=str(self.address), session_present=flags.session_present,
+                 protocol="5" if self.v5 else "3.1.1", subscriptions=len(options))
+        if self._on_online is not None:
+            self._on_online()
+
+    def _on_disconnect(
+        self,
+        client: paho.Client,
+        userdata: object,
+        flags: paho.DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        self.disconnects += 1
+        self._connected.clear()
+        if not self._stop.is_set():
+            log.warning("broker_disconnected", broker=str(self.address), reason=str(reason_code))
+
+    def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
+        props = getattr(msg, "properties", None)
+        content_type = getattr(props, "ContentType", None) if props is not None else None
+        corr = getattr(props, "CorrelationData", None) if props is not None else None
+        resp = getattr(props, "ResponseTopic", None) if props is not None else None
+        user = getattr(props, "UserProperty", None) if props is not None else None
+        mid, qos = msg.mid, msg.qos
+
+        def ack() -> None:
+            if qos > 0:
+                client.ack(mid, qos)
+
+        self._on_message_cb(
+            InboundMessage(
+                topic=msg.topic,
+                payload=bytes(msg.payload),
+                qos=msg.qos,
+                retain=bool(msg.retain),
+                dup=bool(msg.dup),
+                content_type=content_type,
+                correlation_data=bytes(corr) if corr is not None else None,
+                response_topic=resp,
+                user_properties=tuple((str(k), str(v)) for k, v in (user or [])),
+            ),
+            ack,
+        )
+
+
+def ensure_started(transport: MqttTransport, timeout: float) -> None:
+    """Start ``transport`` and wait for the first connection.
+
+    Raises:
+        TransportError: Not connected within ``timeout``.
+    """
+    transport.start()
+    if not transport.wait_connected(timeout):
+        transport.stop(offline=False, timeout=1.0)
+        raise TransportError(
+            f"no connection within {timeout:g}s ({transport.last_error or 'no answer'})",
+            address=str(transport.address),
+        )
