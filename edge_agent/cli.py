@@ -24,13 +24,25 @@ EXIT_FAILURE = 1
 
 
 def _config_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-c", "--config", action="append", type=Path, default=[], metavar="FILE",
-                   help="config or fleet file (repeatable; later files win)")
+    p.add_argument(
+        "-c",
+        "--config",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="config or fleet file (repeatable; later files win)",
+    )
     p.add_argument("--device", help="device id (default: hostname)")
     p.add_argument("--broker", help="broker URL, e.g. unix:///run/mosquitto/edge-agent.sock")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="set any config key, e.g. --set pipelines.faces.threads=2")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set any config key, e.g. --set pipelines.faces.threads=2",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,7 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     show = csub.add_parser("show", help="print the effective config and where each value came from")
     _config_args(show)
 
-    infer = sub.add_parser("infer", help="run a pipeline on files and print the results (no broker)")
+    infer = sub.add_parser(
+        "infer", help="run a pipeline on files and print the results (no broker)"
+    )
     _config_args(infer)
     infer.add_argument("--pipeline", required=True)
     infer.add_argument("--variant", help="variant to use (default: the sizing choice)")
@@ -62,9 +76,12 @@ def _parser() -> argparse.ArgumentParser:
 
     privacy = sub.add_parser("privacy-check", help="check config, broker and unit for leaks")
     _config_args(privacy)
-    privacy.add_argument("--mosquitto-conf", type=Path, default=Path("/etc/mosquitto/mosquitto.conf"))
-    privacy.add_argument("--unit", type=Path,
-                         default=Path("/etc/systemd/system/edge-agent.service"))
+    privacy.add_argument(
+        "--mosquitto-conf", type=Path, default=Path("/etc/mosquitto/mosquitto.conf")
+    )
+    privacy.add_argument(
+        "--unit", type=Path, default=Path("/etc/systemd/system/edge-agent.service")
+    )
     privacy.add_argument("--json", action="store_true")
 
     sensor = sub.add_parser("sensor", help="manage sensor broker accounts")
@@ -128,8 +145,10 @@ def _cmd_config(args: argparse.Namespace) -> int:
 
     if args.config_command == "check":
         config = load_config([args.file], device_id=args.device)
-        print(f"{args.file}: ok (device {config.settings.device_id}, "
-              f"{len(config.settings.pipelines)} pipelines, {len(config.settings.routes)} routes)")
+        print(
+            f"{args.file}: ok (device {config.settings.device_id}, "
+            f"{len(config.settings.pipelines)} pipelines, {len(config.settings.routes)} routes)"
+        )
         return 0
     config = _load(args)
     print("\n".join(effective_lines(config)))
@@ -140,8 +159,9 @@ def _cmd_infer(args: argparse.Namespace) -> int:
     from edge_agent.infer import infer_files
 
     config = _load(args)
-    for doc in infer_files(config.settings, args.pipeline, args.files, variant=args.variant,
-                           route=args.route):
+    for doc in infer_files(
+        config.settings, args.pipeline, args.files, variant=args.variant, route=args.route
+    ):
         print(json.dumps(doc, indent=2))
     return 0
 
@@ -170,7 +190,7 @@ def _cmd_sensor(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from edge_agent.demo import run_demo
 
-    flags, names = _flags(args)
+    flags, _names = _flags(args)
     return run_demo(args.config, device=args.device, flags=flags, rounds=args.rounds)
 
 

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from edge_agent import __version__
 from edge_agent.config.models import AgentSettings, PipelineSettings
-from edge_agent.errors import ConfigError, ModelError, PayloadError, Reason
+from edge_agent.errors import ConfigError, PayloadError, Reason
 from edge_agent.health.notify import Notifier
 from edge_agent.health.stats import Stats
 from edge_agent.pipelines.base import Pipeline, RequestContext
@@ -114,7 +114,8 @@ class Daemon:
         self.transport: MqttTransport | None = None
         self.sizing: SizingController | None = None
         routes = {
-            name: r for name, r in settings.routes.items()
+            name: r
+            for name, r in settings.routes.items()
             if r.enabled and settings.pipelines[r.pipeline].enabled
         }
         self.router = Router(routes, settings.topic_prefix)
@@ -140,9 +141,11 @@ class Daemon:
                 continue
             pipeline = build_pipeline(name, self.settings, spec)
             route_options = {
-                rname: _validate_options(pipeline.route_options_model, r.options,
-                                         f"routes.{rname}.options")
-                for rname, r in self._routes.items() if r.pipeline == name
+                rname: _validate_options(
+                    pipeline.route_options_model, r.options, f"routes.{rname}.options"
+                )
+                for rname, r in self._routes.items()
+                if r.pipeline == name
             }
             if not self.settings.privacy.allow_embeddings:
                 for rname, opts in route_options.items():
@@ -153,8 +156,12 @@ class Daemon:
                         )
             inbox: Inbox[Job] = Inbox(spec.inbox_size)
             worker = Worker(
-                pipeline, inbox, limits=self.settings.limits, route_options=route_options,
-                on_results=self._publish_results, on_error=self._publish_error,
+                pipeline,
+                inbox,
+                limits=self.settings.limits,
+                route_options=route_options,
+                on_results=self._publish_results,
+                on_error=self._publish_error,
                 on_done=self._done,
             )
             self._entries[name] = _Entry(spec, pipeline, inbox, worker)
@@ -168,13 +175,17 @@ class Daemon:
         """
         self._check_broker()
         self._build()
-        self.sizing = SizingController(self.settings, {n: e.worker for n, e in self._entries.items()})
+        self.sizing = SizingController(
+            self.settings, {n: e.worker for n, e in self._entries.items()}
+        )
         for entry in self._entries.values():
             entry.worker.start()
         self.sizing.initial_load()
         password = read_password(self.settings.broker)
-        subs = [(r.topic, r.qos if r.qos is not None else self.settings.broker.qos)
-                for r in self._routes.values()]
+        subs = [
+            (r.topic, r.qos if r.qos is not None else self.settings.broker.qos)
+            for r in self._routes.values()
+        ]
         self.transport = MqttTransport(
             self.settings.broker,
             client_id=self.settings.broker.client_id or f"edge-agent-{self.settings.device_id}",
@@ -191,8 +202,13 @@ class Daemon:
         self.healthy.set()
         self.notifier.start_watchdog(self.healthy, self.stop_event)
         self.notifier.notify("READY=1\nSTATUS=serving")
-        log.info("daemon_started", device=self.settings.device_id, version=__version__,
-                 pipelines=sorted(self._entries), routes=len(self._routes))
+        log.info(
+            "daemon_started",
+            device=self.settings.device_id,
+            version=__version__,
+            pipelines=sorted(self._entries),
+            routes=len(self._routes),
+        )
 
     # -- message path (network thread) --------------------------------------------------------
 
@@ -240,50 +256,93 @@ class Daemon:
         dropped = entry.inbox.put(job)
         if dropped is not None:
             self.stats.dropped(entry.pipeline.name)
-            log.warning("inbox_full_dropped_oldest", pipeline=entry.pipeline.name,
-                        topic=dropped.message.topic, request_id=dropped.request_id)
-            self._publish_error(dropped, PayloadError(
-                Reason.INBOX_FULL, "inbox full: dropped the oldest waiting message",
-                topic=dropped.message.topic, sensor=dropped.match.sensor,
-                size=len(dropped.message.payload)))
+            log.warning(
+                "inbox_full_dropped_oldest",
+                pipeline=entry.pipeline.name,
+                topic=dropped.message.topic,
+                request_id=dropped.request_id,
+            )
+            self._publish_error(
+                dropped,
+                PayloadError(
+                    Reason.INBOX_FULL,
+                    "inbox full: dropped the oldest waiting message",
+                    topic=dropped.message.topic,
+                    sensor=dropped.match.sensor,
+                    size=len(dropped.message.payload),
+                ),
+            )
             dropped.ack()
 
     # -- publishing (worker threads) ----------------------------------------------------------
 
-    def _publish(self, topic: str, doc: Mapping[str, Any], *, corr: bytes | None = None,
-                 retain: bool = False) -> None:
+    def _publish(
+        self, topic: str, doc: Mapping[str, Any], *, corr: bytes | None = None, retain: bool = False
+    ) -> None:
         if self.transport is not None:
-            self.transport.publish(topic, to_json(doc), qos=self.settings.broker.qos,
-                                   retain=retain, correlation_data=corr)
+            self.transport.publish(
+                topic,
+                to_json(doc),
+                qos=self.settings.broker.qos,
+                retain=retain,
+                correlation_data=corr,
+            )
 
-    def _publish_results(self, job: Job, ctx: RequestContext, results: list[dict[str, Any]],
-                         variant: str | None) -> None:
+    def _publish_results(
+        self, job: Job, ctx: RequestContext, results: list[dict[str, Any]], variant: str | None
+    ) -> None:
         entry = self._entries[job.match.settings.pipeline]
         manifest = entry.package.manifest
         for result in results:
             doc = result_document(
-                request_id=job.request_id, device=self.settings.device_id,
-                pipeline=entry.pipeline.name, route=job.match.route, sensor=job.match.sensor,
-                topic=job.message.topic, family=manifest.family, variant=variant,
-                task=manifest.task, timings_ms=ctx.timer.stages, result=result,
+                request_id=job.request_id,
+                device=self.settings.device_id,
+                pipeline=entry.pipeline.name,
+                route=job.match.route,
+                sensor=job.match.sensor,
+                topic=job.message.topic,
+                family=manifest.family,
+                variant=variant,
+                task=manifest.task,
+                timings_ms=ctx.timer.stages,
+                result=result,
             )
             corr = job.message.correlation_data
             self._publish(self.topics.result(entry.pipeline.name, job.match.sensor), doc, corr=corr)
             if job.message.response_topic:
                 self._publish(job.message.response_topic, doc, corr=corr)
-        log.info("message_answered", pipeline=entry.pipeline.name, topic=job.message.topic,
-                 sensor=job.match.sensor, request_id=job.request_id,
-                 size=len(job.message.payload), results=len(results), variant=variant)
+        log.info(
+            "message_answered",
+            pipeline=entry.pipeline.name,
+            topic=job.message.topic,
+            sensor=job.match.sensor,
+            request_id=job.request_id,
+            size=len(job.message.payload),
+            results=len(results),
+            variant=variant,
+        )
 
     def _publish_error(self, job: Job, exc: PayloadError) -> None:
         name = job.match.settings.pipeline
         self.stats.error(name, exc.reason.value)
-        log.warning("payload_rejected", reason=exc.reason.value, detail=exc.detail,
-                    topic=exc.topic, sensor=exc.sensor, size=exc.size,
-                    request_id=job.request_id, pipeline=name)
+        log.warning(
+            "payload_rejected",
+            reason=exc.reason.value,
+            detail=exc.detail,
+            topic=exc.topic,
+            sensor=exc.sensor,
+            size=exc.size,
+            request_id=job.request_id,
+            pipeline=name,
+        )
         doc = error_document(
-            reason=exc.reason.value, detail=exc.detail, device=self.settings.device_id,
-            topic=exc.topic, sensor=exc.sensor, size=exc.size, request_id=job.request_id,
+            reason=exc.reason.value,
+            detail=exc.detail,
+            device=self.settings.device_id,
+            topic=exc.topic,
+            sensor=exc.sensor,
+            size=exc.size,
+            request_id=job.request_id,
             route=job.match.route,
         )
         corr = job.message.correlation_data
@@ -321,13 +380,18 @@ class Daemon:
         doc["device"] = self.settings.device_id
         for name, entry in self._entries.items():
             p = doc["pipelines"].setdefault(name, {})
-            p["inbox"] = {"waiting": len(entry.inbox), "capacity": entry.inbox.maxsize,
-                          "dropped": entry.inbox.dropped}
+            p["inbox"] = {
+                "waiting": len(entry.inbox),
+                "capacity": entry.inbox.maxsize,
+                "dropped": entry.inbox.dropped,
+            }
             p["variant"] = entry.pipeline.active_variant
             p["family"] = entry.package.family
         doc["sizing"] = self.sizing.snapshot() if self.sizing else None
-        doc["broker"] = {"connected": bool(self.transport and self.transport.connected),
-                         "reconnects": max(0, (self.transport.connects - 1) if self.transport else 0)}
+        doc["broker"] = {
+            "connected": bool(self.transport and self.transport.connected),
+            "reconnects": max(0, (self.transport.connects - 1) if self.transport else 0),
+        }
         return doc
 
     def _stats_loop(self) -> None:
@@ -338,8 +402,11 @@ class Daemon:
 
     def _check_stuck(self) -> None:
         now = time.monotonic()
-        stuck = [n for n, e in self._entries.items()
-                 if e.worker.busy_since is not None and now - e.worker.busy_since > 60]
+        stuck = [
+            n
+            for n, e in self._entries.items()
+            if e.worker.busy_since is not None and now - e.worker.busy_since > 60
+        ]
         if stuck:
             log.error("worker_stuck", pipelines=stuck)
             self.healthy.clear()

@@ -60,8 +60,9 @@ def _mosquitto(binary: str, root: Path) -> Iterator[PrivateBroker]:
         f"log_dest none\nlistener {port} 127.0.0.1\nlistener 0 {sock}\n"
         + ("user root\n" if Path("/proc/self").owner() == "root" else "")
     )
-    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,  # noqa: S603
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(  # noqa: S603 - our own binary and config file
+        [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         for _ in range(200):
             if sock.exists():
@@ -112,7 +113,7 @@ def _amqtt() -> Iterator[PrivateBroker]:
 
 
 def private_broker(root: Path) -> contextlib.AbstractContextManager[PrivateBroker]:
-    """mosquitto when installed, else the embedded amqtt broker."""
+    """Mosquitto when installed, else the embedded amqtt broker."""
     binary = shutil.which("mosquitto") or (
         "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
     )
@@ -127,8 +128,11 @@ def _samples(models_dir: Path) -> list[tuple[str, str, bytes]]:
         out.append(("image", "image/jpeg", path.read_bytes()))
     texts = root / "texts.txt"
     if texts.exists():
-        out += [("text", "text/plain; charset=utf-8", line.encode())
-                for line in texts.read_text().splitlines() if line.strip()]
+        out += [
+            ("text", "text/plain; charset=utf-8", line.encode())
+            for line in texts.read_text().splitlines()
+            if line.strip()
+        ]
     for path in sorted(root.glob("*.wav")):
         out.append(("audio", "audio/wav", path.read_bytes()))
     return out
@@ -162,12 +166,18 @@ def run_demo(
     from edge_agent.daemon import Daemon
     from edge_agent.logs import configure_logging
 
-    with tempfile.TemporaryDirectory(prefix="edge-agent-demo-") as tmp, \
-            private_broker(Path(tmp)) as broker:
+    with (
+        tempfile.TemporaryDirectory(prefix="edge-agent-demo-") as tmp,
+        private_broker(Path(tmp)) as broker,
+    ):
         root = Path(tmp)
-        base = {"broker.url": broker.url, "broker.protocol": broker.protocol,
-                "cache_dir": str(root / "cache"), "stats.interval_s": "60",
-                "log.level": "warning"}
+        base = {
+            "broker.url": broker.url,
+            "broker.protocol": broker.protocol,
+            "cache_dir": str(root / "cache"),
+            "stats.interval_s": "60",
+            "log.level": "warning",
+        }
         models_dir = default_models_dir()
         for kind in ("faces", "text", "wakeword"):
             if not (models_dir / kind / "manifest.toml").exists():
@@ -179,11 +189,18 @@ def run_demo(
         print(f"broker: {broker.name}")
         daemon = Daemon(settings)
         daemon.start()
-        print(f"daemon: device {settings.device_id}, pipelines "
-              + ", ".join(f"{n}={e}" for n, e in daemon.details()["pipelines"].items()))
+        print(
+            f"daemon: device {settings.device_id}, pipelines "
+            + ", ".join(f"{n}={e}" for n, e in daemon.details()["pipelines"].items())
+        )
         try:
-            return _publish_loop(broker, settings.topic_prefix, settings.device_id,
-                                 _samples(settings.models_dir), rounds)
+            return _publish_loop(
+                broker,
+                settings.topic_prefix,
+                settings.device_id,
+                _samples(settings.models_dir),
+                rounds,
+            )
         except KeyboardInterrupt:
             return 0
         finally:
@@ -191,14 +208,21 @@ def run_demo(
             print("stopped")
 
 
-def _publish_loop(broker: PrivateBroker, prefix: str, device: str,
-                  samples: list[tuple[str, str, bytes]], rounds: int) -> int:
+def _publish_loop(
+    broker: PrivateBroker,
+    prefix: str,
+    device: str,
+    samples: list[tuple[str, str, bytes]],
+    rounds: int,
+) -> int:
     v5 = broker.protocol == "5"
     unix = broker.url.startswith("unix://")
-    client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2,
-                         client_id="edge-agent-demo-publisher",
-                         protocol=paho.MQTTv5 if v5 else paho.MQTTv311,
-                         transport="unix" if unix else "tcp")
+    client = paho.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id="edge-agent-demo-publisher",
+        protocol=paho.MQTTv5 if v5 else paho.MQTTv311,
+        transport="unix" if unix else "tcp",
+    )
     answered = threading.Semaphore(0)
 
     def on_message(c: paho.Client, u: object, msg: paho.MQTTMessage) -> None:
@@ -211,9 +235,9 @@ def _publish_loop(broker: PrivateBroker, prefix: str, device: str,
 
     client.on_message = on_message
     if unix:
-        client.connect(broker.url[len("unix://"):])
+        client.connect(broker.url[len("unix://") :])
     else:
-        host, port = broker.url[len("mqtt://"):].rsplit(":", 1)
+        host, port = broker.url[len("mqtt://") :].rsplit(":", 1)
         client.connect(host, int(port))
     client.loop_start()
     client.subscribe([(f"{prefix}/{device}/results/#", 1), (f"{prefix}/{device}/errors", 1)])

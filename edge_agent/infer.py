@@ -42,36 +42,63 @@ def infer_files(
     """
     spec = settings.pipelines.get(pipeline_name)
     if spec is None:
-        raise ConfigError(f"no pipeline {pipeline_name!r} (have: {', '.join(settings.pipelines)})",
-                          key="--pipeline")
+        raise ConfigError(
+            f"no pipeline {pipeline_name!r} (have: {', '.join(settings.pipelines)})",
+            key="--pipeline",
+        )
     routes = [n for n, r in settings.routes.items() if r.pipeline == pipeline_name]
     route_name = route or (routes[0] if routes else "cli")
     raw_options = settings.routes[route_name].options if route_name in settings.routes else {}
     pipeline = build_pipeline(pipeline_name, settings, spec)
-    options = _validate_options(pipeline.route_options_model, raw_options,
-                                f"routes.{route_name}.options")
+    options = _validate_options(
+        pipeline.route_options_model, raw_options, f"routes.{route_name}.options"
+    )
     pipeline.load(variant or initial_variant(settings, pipeline_name, pipeline.package.manifest))
     manifest = pipeline.package.manifest
     try:
         for path in files:
             payload = path.read_bytes()
-            ctx = RequestContext(topic=str(path), sensor=path.stem, route=route_name,
-                                 request_id=uuid.uuid4().hex, route_options=options)
+            ctx = RequestContext(
+                topic=str(path),
+                sensor=path.stem,
+                route=route_name,
+                request_id=uuid.uuid4().hex,
+                route_options=options,
+            )
             try:
-                results = run_payload(pipeline, payload, ctx, content_type=_content_type(path),
-                                      declared_format=None, limits=settings.limits)
+                results = run_payload(
+                    pipeline,
+                    payload,
+                    ctx,
+                    content_type=_content_type(path),
+                    declared_format=None,
+                    limits=settings.limits,
+                )
             except PayloadError as exc:
-                yield error_document(reason=exc.reason.value, detail=exc.detail,
-                                     device=settings.device_id, topic=str(path), sensor=path.stem,
-                                     size=len(payload), request_id=ctx.request_id,
-                                     route=route_name)
+                yield error_document(
+                    reason=exc.reason.value,
+                    detail=exc.detail,
+                    device=settings.device_id,
+                    topic=str(path),
+                    sensor=path.stem,
+                    size=len(payload),
+                    request_id=ctx.request_id,
+                    route=route_name,
+                )
                 continue
             for result in results:
                 yield result_document(
-                    request_id=ctx.request_id, device=settings.device_id, pipeline=pipeline_name,
-                    route=route_name, sensor=path.stem, topic=str(path), family=manifest.family,
-                    variant=pipeline.active_variant, task=manifest.task,
-                    timings_ms=ctx.timer.stages, result=result,
+                    request_id=ctx.request_id,
+                    device=settings.device_id,
+                    pipeline=pipeline_name,
+                    route=route_name,
+                    sensor=path.stem,
+                    topic=str(path),
+                    family=manifest.family,
+                    variant=pipeline.active_variant,
+                    task=manifest.task,
+                    timings_ms=ctx.timer.stages,
+                    result=result,
                 )
     finally:
         pipeline.unload()

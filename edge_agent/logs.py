@@ -23,7 +23,9 @@ def _json_wanted(fmt: str) -> bool:
     return under_service or not sys.stderr.isatty()
 
 
-def configure_logging(level: str = "info", fmt: Literal["auto", "json", "console"] = "auto") -> None:
+def configure_logging(
+    level: str = "info", fmt: Literal["auto", "json", "console"] = "auto"
+) -> None:
     """Configure structlog to write to stderr.
 
     Args:

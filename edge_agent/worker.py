@@ -116,8 +116,9 @@ class Worker:
 
     def start(self) -> None:
         """Start the worker thread."""
-        self._thread = threading.Thread(target=self._run, name=f"worker-{self.pipeline.name}",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"worker-{self.pipeline.name}", daemon=True
+        )
         self._thread.start()
 
     def request_variant(self, variant: str | None, *, wait: float | None = None) -> None:
@@ -137,10 +138,11 @@ class Worker:
         self.inbox.wake()
         if wait is not None:
             if not done.wait(wait):
-                raise ModelError("variant switch timed out", family=self.pipeline.package.family,
-                                 variant=variant)
+                raise ModelError(
+                    "variant switch timed out", family=self.pipeline.package.family, variant=variant
+                )
             if errors:
-                raise errors[0]  # noqa: RSE102
+                raise errors[0]
 
     def stop(self, deadline: float) -> None:
         """Drain the inbox until ``deadline`` (monotonic), then stop."""
@@ -167,7 +169,7 @@ class Worker:
                 elif variant != self.pipeline.active_variant:
                     self.pipeline.load(variant)
                 self.wanted_variant = variant if variant is not None else self.wanted_variant
-            except BaseException as exc:  # noqa: BLE001 - reported to the requester
+            except BaseException as exc:
                 log.exception("variant_switch_failed", pipeline=self.pipeline.name, to=variant)
                 errors.append(exc)
             finally:
@@ -196,8 +198,11 @@ class Worker:
         if self.pipeline.active_variant is None:
             if self.wanted_variant is None:
                 raise ModelError("no variant selected", family=self.pipeline.package.family)
-            log.info("variant_loading_on_demand", pipeline=self.pipeline.name,
-                     variant=self.wanted_variant)
+            log.info(
+                "variant_loading_on_demand",
+                pipeline=self.pipeline.name,
+                variant=self.wanted_variant,
+            )
             self.pipeline.load(self.wanted_variant)
 
     def _handle(self, job: Job) -> None:
@@ -217,25 +222,40 @@ class Worker:
         published = 0
         try:
             self._ensure_loaded()
-            results = run_payload(self.pipeline, msg.payload, ctx, content_type=msg.content_type,
-                                  declared_format=match.settings.format, limits=self.limits)
+            results = run_payload(
+                self.pipeline,
+                msg.payload,
+                ctx,
+                content_type=msg.content_type,
+                declared_format=match.settings.format,
+                limits=self.limits,
+            )
             if results:
                 self._on_results(job, ctx, results, self.pipeline.active_variant)
                 published = len(results)
         except PayloadError as exc:
             self._reject(job, exc)
         except ModelError as exc:
-            log.error("model_unavailable", pipeline=self.pipeline.name, error=str(exc),
-                      request_id=job.request_id)
+            log.exception(
+                "model_unavailable",
+                pipeline=self.pipeline.name,
+                error=str(exc),
+                request_id=job.request_id,
+            )
             self._reject(job, PayloadError(Reason.MODEL_UNAVAILABLE, exc.reason))
-        except Exception as exc:  # noqa: BLE001 - one bad message must not kill the worker
-            log.exception("inference_failed", pipeline=self.pipeline.name,
-                          request_id=job.request_id, error_type=type(exc).__name__)
+        except Exception as exc:
+            log.exception(
+                "inference_failed",
+                pipeline=self.pipeline.name,
+                request_id=job.request_id,
+                error_type=type(exc).__name__,
+            )
             self._reject(job, PayloadError(Reason.INFERENCE_FAILED, type(exc).__name__))
         finally:
             self.busy_since = None
-            self._on_done(job, {**timer.stages, "total": (time.monotonic() - msg.received) * 1000},
-                          published)
+            self._on_done(
+                job, {**timer.stages, "total": (time.monotonic() - msg.received) * 1000}, published
+            )
             job.ack()
 
     def _reject(self, job: Job, exc: PayloadError) -> None:

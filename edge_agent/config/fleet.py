@@ -114,8 +114,9 @@ def fleet_layers(
     """
     _check_shape(values, file, text)
     layers = [
-        Layer("fleet defaults", values.get("defaults", {}), file=file, text=text,
-              prefix=("defaults",))
+        Layer(
+            "fleet defaults", values.get("defaults", {}), file=file, text=text, prefix=("defaults",)
+        )
     ]
     for name, group in values.get("groups", {}).items():
         layer = Layer(f"fleet group {name}", group, file=file, text=text, prefix=("groups", name))
@@ -126,12 +127,20 @@ def fleet_layers(
             raise layer.error("a group needs a `match` table", ("match",))
         if _matches(name, match, who, layer):
             settings = {k: v for k, v in group.items() if k != "match"}
-            layers.append(Layer(layer.name, settings, file=file, text=text,
-                                prefix=("groups", name)))
+            layers.append(
+                Layer(layer.name, settings, file=file, text=text, prefix=("groups", name))
+            )
     device = values.get("devices", {}).get(who.device_id)
     if device is not None:
         if not isinstance(device, Mapping):
             raise ConfigError("must be a table", file=str(file), key=f"devices.{who.device_id}")
-        layers.append(Layer(f"fleet device {who.device_id}", device, file=file, text=text,
-                            prefix=("devices", who.device_id)))
+        layers.append(
+            Layer(
+                f"fleet device {who.device_id}",
+                device,
+                file=file,
+                text=text,
+                prefix=("devices", who.device_id),
+            )
+        )
     return layers

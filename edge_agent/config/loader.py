@@ -48,7 +48,9 @@ def _lookup(values: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     return node
 
 
-def _validation_error(exc: ValidationError, provenance: Mapping[tuple[str, ...], Layer]) -> ConfigError:
+def _validation_error(
+    exc: ValidationError, provenance: Mapping[tuple[str, ...], Layer]
+) -> ConfigError:
     err = exc.errors()[0]
     loc = tuple(str(p) for p in err["loc"])
     message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
@@ -100,13 +102,19 @@ def load_config(
     upper = [*plain, env, flag]
 
     who_id = next(
-        (str(v) for v in (_lookup(layer.values, ("device_id",)) for layer in reversed(upper))
-         if v is not None),
+        (
+            str(v)
+            for v in (_lookup(layer.values, ("device_id",)) for layer in reversed(upper))
+            if v is not None
+        ),
         host,
     )
     labels: list[str] | None = next(
-        (list(v) for v in (_lookup(layer.values, ("labels",)) for layer in reversed(upper))
-         if isinstance(v, list)),
+        (
+            list(v)
+            for v in (_lookup(layer.values, ("labels",)) for layer in reversed(upper))
+            if isinstance(v, list)
+        ),
         None,
     )
 
@@ -152,4 +160,8 @@ def _render(value: Any) -> str:
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, Mapping) and not value:
         return "{}"
-    return str(value) if not isinstance(value, list) else "[" + ", ".join(_render(v) for v in value) + "]"
+    return (
+        str(value)
+        if not isinstance(value, list)
+        else "[" + ", ".join(_render(v) for v in value) + "]"
+    )

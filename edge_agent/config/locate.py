@@ -12,8 +12,8 @@ _KEY = re.compile(r"^\s*([A-Za-z0-9_.\"' -]+?)\s*=")
 
 def _split_key(raw: str) -> tuple[str, ...]:
     parts: list[str] = []
-    for piece in re.findall(r'"[^"]*"|\'[^\']*\'|[^.]+', raw):
-        piece = piece.strip()
+    for raw_piece in re.findall(r'"[^"]*"|\'[^\']*\'|[^.]+', raw):
+        piece = raw_piece.strip()
         parts.append(piece[1:-1] if piece[:1] in "\"'" else piece)
     return tuple(parts)
 

@@ -61,14 +61,14 @@ class BrokerSettings(_Strict):
     )
     password_credential: str | None = Field(
         default=None,
-        description="Name of a systemd credential ($CREDENTIALS_DIRECTORY/<name>) with the password.",
+        description="systemd credential name ($CREDENTIALS_DIRECTORY/<name>) holding the password.",
     )
     tls: TlsSettings | None = Field(default=None, description="TLS options (mqtts:// only).")
     keepalive_s: int = Field(default=30, ge=5, le=3600, description="MQTT keepalive in seconds.")
     session_expiry_s: int = Field(
         default=86400,
         ge=0,
-        description="MQTT 5 session expiry: how long the broker keeps our QoS 1 messages while we are away.",
+        description="MQTT 5 session expiry: how long the broker queues QoS 1 messages for us.",
     )
     qos: Literal[0, 1] = Field(default=1, description="QoS for subscriptions and results.")
     reconnect_min_s: float = Field(default=0.5, gt=0, description="First reconnect delay.")
@@ -144,9 +144,11 @@ class RouteSettings(_Strict):
     )
     format: str | None = Field(
         default=None,
-        description="Declared payload format when the sender sets no content type (e.g. image/jpeg).",
+        description="Payload format when the sender sets no content type, e.g. image/jpeg.",
     )
-    qos: Literal[0, 1] | None = Field(default=None, description="Subscription QoS; default broker.qos.")
+    qos: Literal[0, 1] | None = Field(
+        default=None, description="Subscription QoS; default broker.qos."
+    )
     enabled: bool = Field(default=True, description="Subscribe to this route.")
     options: dict[str, Any] = Field(
         default_factory=dict, description="Per-route task options, validated by the pipeline."

@@ -88,8 +88,9 @@ def read_toml(path: Path) -> tuple[dict[str, Any], str]:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:
         found = re.search(r"\(at line (\d+), column \d+\)", str(exc))
-        raise ConfigError(f"invalid TOML: {exc}", file=str(path),
-                          line=int(found.group(1)) if found else None) from exc
+        raise ConfigError(
+            f"invalid TOML: {exc}", file=str(path), line=int(found.group(1)) if found else None
+        ) from exc
 
 
 def _parse_scalar(raw: str) -> Any:
@@ -122,7 +123,7 @@ def env_layer(environ: Mapping[str, str] | None = None) -> Layer:
     for name, raw in sorted(env.items()):
         if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX:
             continue
-        path = tuple(part.lower() for part in name[len(ENV_PREFIX):].split("__"))
+        path = tuple(part.lower() for part in name[len(ENV_PREFIX) :].split("__"))
         if any(not p for p in path):
             raise ConfigError(f"malformed variable name {name}", key=name)
         _set_path(values, path, _parse_scalar(raw))
@@ -130,7 +131,9 @@ def env_layer(environ: Mapping[str, str] | None = None) -> Layer:
     return Layer("env", values, origins=origins)
 
 
-def flag_layer(assignments: Mapping[str, str], *, flag_names: Mapping[str, str] | None = None) -> Layer:
+def flag_layer(
+    assignments: Mapping[str, str], *, flag_names: Mapping[str, str] | None = None
+) -> Layer:
     """Build the command-line layer from ``dotted.key -> raw value`` pairs.
 
     Args:

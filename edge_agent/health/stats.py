@@ -45,8 +45,12 @@ def process_memory(proc: Path = Path("/proc/self/status")) -> dict[str, int]:
 def _percentiles(values: collections.deque[float]) -> dict[str, float]:
     arr = np.fromiter(values, dtype=np.float64)
     p50, p95, p99 = np.percentile(arr, [50, 95, 99])
-    return {"p50": round(float(p50), 3), "p95": round(float(p95), 3), "p99": round(float(p99), 3),
-            "n": int(arr.size)}
+    return {
+        "p50": round(float(p50), 3),
+        "p95": round(float(p95), 3),
+        "p99": round(float(p99), 3),
+        "n": int(arr.size),
+    }
 
 
 class Stats:

@@ -11,7 +11,14 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["ERROR_SCHEMA", "RESULT_SCHEMA", "Topics", "error_document", "result_document", "to_json"]
+__all__ = [
+    "ERROR_SCHEMA",
+    "RESULT_SCHEMA",
+    "Topics",
+    "error_document",
+    "result_document",
+    "to_json",
+]
 
 RESULT_SCHEMA = "edge-agent/result/1"
 ERROR_SCHEMA = "edge-agent/error/1"

@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from edge_agent.errors import ModelError
 
-__all__ = ["TensorSpec", "TFLiteModel", "file_sha256", "load_interpreter_class"]
+__all__ = ["TFLiteModel", "TensorSpec", "file_sha256", "load_interpreter_class"]
 
 
 class _InterpreterLike(Protocol):
@@ -92,7 +92,8 @@ class TensorSpec:
             info = np.iinfo(self.dtype)
             q = np.round(arr.astype(np.float32) / self.scale) + self.zero_point
             return np.clip(q, info.min, info.max).astype(self.dtype)
-        return arr.astype(self.dtype, copy=False)
+        out: npt.NDArray[Any] = arr.astype(self.dtype, copy=False)
+        return out
 
     def dequantize(self, value: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
         """Convert this tensor's values to float32."""
@@ -158,7 +159,9 @@ class TFLiteModel:
             raise ModelError(
                 f"runtime rejected the model: {exc}", family=family, variant=variant, path=str(path)
             ) from exc
-        self.inputs: tuple[TensorSpec, ...] = tuple(_spec(d) for d in self._interp.get_input_details())
+        self.inputs: tuple[TensorSpec, ...] = tuple(
+            _spec(d) for d in self._interp.get_input_details()
+        )
         self.outputs: tuple[TensorSpec, ...] = tuple(
             _spec(d) for d in self._interp.get_output_details()
         )

@@ -138,7 +138,9 @@ class ModelPackage:
             if v.id == variant_id:
                 return v
         known = ", ".join(v.id for v in self.manifest.variants)
-        raise ModelError(f"unknown variant (known: {known})", family=self.family, variant=variant_id)
+        raise ModelError(
+            f"unknown variant (known: {known})", family=self.family, variant=variant_id
+        )
 
     def variant_path(self, variant_id: str) -> Path:
         """Path of a file variant (or of the slice base for nested ones)."""
@@ -176,7 +178,9 @@ def load_package(root: Path) -> ModelPackage:
     for v in manifest.variants:
         if not pkg.variant_path(v.id).is_file():
             raise ModelError(
-                "variant file missing", family=manifest.family, variant=v.id,
+                "variant file missing",
+                family=manifest.family,
+                variant=v.id,
                 path=str(pkg.variant_path(v.id)),
             )
     return pkg

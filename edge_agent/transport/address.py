@@ -30,7 +30,7 @@ class BrokerAddress:
 
     @property
     def transport(self) -> str:
-        """paho transport name."""
+        """Paho transport name."""
         return "unix" if self.scheme == "unix" else "tcp"
 
     @property
@@ -59,7 +59,8 @@ def parse_broker_url(url: str) -> BrokerAddress:
         return BrokerAddress("unix", path, 0)
     if scheme not in _DEFAULT_PORTS:
         raise ConfigError(
-            f"unsupported scheme {parts.scheme!r} (use unix://, mqtt:// or mqtts://)", key="broker.url"
+            f"unsupported scheme {parts.scheme!r} (use unix://, mqtt:// or mqtts://)",
+            key="broker.url",
         )
     if not parts.hostname:
         raise ConfigError("missing host", key="broker.url")
@@ -84,8 +85,10 @@ def is_local_host(host: str) -> bool:
         infos = socket.getaddrinfo(host, None)
     except OSError:
         return False
-    addresses = {info[4][0] for info in infos}
-    return bool(addresses) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses)
+    addresses = {str(info[4][0]) for info in infos}
+    return bool(addresses) and all(
+        ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses
+    )
 
 
 def is_local(address: BrokerAddress) -> bool:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as paho
 import structlog
@@ -137,7 +138,9 @@ class MqttTransport:
         self.connects = 0
         self.disconnects = 0
         self.last_error: str | None = None
-        self._delay = backoff_delays(settings.reconnect_min_s, settings.reconnect_max_s, random.Random())
+        self._delay = backoff_delays(
+            settings.reconnect_min_s, settings.reconnect_max_s, random.Random()
+        )
 
         client = paho.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
@@ -161,7 +164,7 @@ class MqttTransport:
                 cert_reqs=ssl.CERT_REQUIRED,
             )
             if tls and tls.insecure:
-                client.tls_insecure_set(True)  # noqa: FBT003 - paho's API
+                client.tls_insecure_set(True)
         client.will_set(status_topic, b"offline", qos=1, retain=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -244,8 +247,12 @@ class MqttTransport:
                 self.last_error = exc.strerror or str(exc)
                 delay = self._delay(attempt)
                 attempt += 1
-                log.warning("broker_unreachable", broker=str(self.address), error=self.last_error,
-                            retry_in_s=round(delay, 2))
+                log.warning(
+                    "broker_unreachable",
+                    broker=str(self.address),
+                    error=self.last_error,
+                    retry_in_s=round(delay, 2),
+                )
                 self._stop.wait(delay)
                 continue
             rc = MQTTErrorCode.MQTT_ERR_SUCCESS
@@ -262,8 +269,12 @@ class MqttTransport:
                 break
             delay = self._delay(attempt)
             attempt += 1
-            log.warning("broker_connection_lost", broker=str(self.address), rc=int(rc),
-                        retry_in_s=round(delay, 2))
+            log.warning(
+                "broker_connection_lost",
+                broker=str(self.address),
+                rc=int(rc),
+                retry_in_s=round(delay, 2),
+            )
             self._stop.wait(delay)
 
     def _on_connect(
@@ -280,18 +291,23 @@ class MqttTransport:
             client.disconnect()
             return
         self.connects += 1
-        options = []
+        options: list[tuple[str, Any]] = []
         for topic, qos in self.subscriptions:
             if self.v5:
                 options.append((topic, SubscribeOptions(qos=qos, noLocal=True)))
             else:
-                options.append((topic, qos))  # type: ignore[arg-type]
+                options.append((topic, qos))
         if options:
-            client.subscribe(options)  # type: ignore[arg-type]
+            client.subscribe(options)
         client.publish(self.status_topic, b"online", qos=1, retain=True)
         self._connected.set()
-        log.info("broker_connected", broker=str(self.address), session_present=flags.session_present,
-                 protocol="5" if self.v5 else "3.1.1", subscriptions=len(options))
+        log.info(
+            "broker_connected",
+            broker=str(self.address),
+            session_present=flags.session_present,
+            protocol="5" if self.v5 else "3.1.1",
+            subscriptions=len(options),
+        )
         if self._on_online is not None:
             self._on_online()
 

@@ -44,7 +44,7 @@ class Router:
 
     def match(self, topic: str) -> Match | None:
         """Return the route for ``topic``, or None if no route takes it."""
-        if topic.startswith(self._own) or topic.startswith("$"):
+        if topic.startswith((self._own, "$")):
             return None
         for name, route in self._routes:
             if topic_matches_sub(route.topic, topic):

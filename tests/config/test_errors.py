@@ -29,7 +29,7 @@ def test_unknown_key_names_file_key_and_line(tmp_path: Path) -> None:
 
 def test_bad_value_in_fleet_device_names_its_line(tmp_path: Path) -> None:
     f = tmp_path / "fleet.toml"
-    f.write_text('[defaults]\n\n[devices.d1]\nstats = { interval_s = -1 }\n')
+    f.write_text("[defaults]\n\n[devices.d1]\nstats = { interval_s = -1 }\n")
     with pytest.raises(ConfigError) as info:
         load_config([f], device_id="d1", environ={})
     assert info.value.key == "devices.d1.stats.interval_s"
@@ -57,7 +57,7 @@ def test_route_to_undefined_pipeline_is_an_error(tmp_path: Path) -> None:
 
 def test_invalid_toml_names_the_line(tmp_path: Path) -> None:
     f = tmp_path / "c.toml"
-    f.write_text('a = 1\nb = = 2\n')
+    f.write_text("a = 1\nb = = 2\n")
     with pytest.raises(ConfigError) as info:
         load_config([f], environ={})
     assert info.value.line == 2
@@ -68,10 +68,13 @@ def test_config_check_exits_2_on_error(tmp_path: Path, capsys: pytest.CaptureFix
     f.write_text("bogus = 1\n")
     assert main(["config", "check", str(f)]) == 2
     err = capsys.readouterr().err
-    assert f"{f}:1" in err and "bogus" in err
+    assert f"{f}:1" in err
+    assert "bogus" in err
 
 
-def test_config_check_accepts_a_good_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_config_check_accepts_a_good_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     f = tmp_path / "c.toml"
     f.write_text('device_id = "ok-1"\n')
     assert main(["config", "check", str(f)]) == 0

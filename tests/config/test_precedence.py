@@ -59,9 +59,12 @@ def test_provenance_names_the_source(tmp_path: Path, source: str) -> None:
     config = load_config(files, device_id="pi-1", flags=flags, environ=env, hostname="h")
     described = config.source_of(("topic_prefix",))
     words = {
-        "fleet_defaults": "fleet defaults", "group": "fleet group kitchens",
-        "device": "fleet device pi-1", "local_file": "local.toml",
-        "env": "$EDGE_AGENT_TOPIC_PREFIX", "flag": "flag",
+        "fleet_defaults": "fleet defaults",
+        "group": "fleet group kitchens",
+        "device": "fleet device pi-1",
+        "local_file": "local.toml",
+        "env": "$EDGE_AGENT_TOPIC_PREFIX",
+        "flag": "flag",
     }
     assert words[source] in described
 

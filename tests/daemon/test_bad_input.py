@@ -26,6 +26,7 @@ def _pixel_bomb() -> bytes:
     # IHDR width/height sit at bytes 16..24; the CRC is not checked before the size is.
     data[16:24] = struct.pack(">II", 60000, 60000)
     import zlib
+
     data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])) & 0xFFFFFFFF)
     return bytes(data)
 
@@ -48,13 +49,15 @@ def test_bad_payload_is_reported_and_next_is_answered(
 ) -> None:
     daemon = start_daemon(limits={"image": {"max_bytes": 200_000}})
     payload, content_type = CASES[reason]
-    mqtt.publish("sensors/cam1/image", payload, content_type=content_type,
-                 correlation_data=b"bad")
+    mqtt.publish("sensors/cam1/image", payload, content_type=content_type, correlation_data=b"bad")
     mqtt.publish("sensors/cam1/image", FACE.read_bytes(), correlation_data=b"good")
     error = mqtt.on_topic(ERRORS)[0].json()
     assert error["reason"] == reason
     assert (error["topic"], error["sensor"], error["size"]) == (
-        "sensors/cam1/image", "cam1", len(payload))
+        "sensors/cam1/image",
+        "cam1",
+        len(payload),
+    )
     assert error["request_id"] == "bad"
     assert mqtt.on_topic(RESULT)[0].json()["request_id"] == "good"
     assert f'"reason": "{reason}"' in daemon.log() or f'"reason":"{reason}"' in daemon.log()

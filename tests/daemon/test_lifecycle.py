@@ -26,15 +26,17 @@ def _retained_status(broker: Broker) -> bytes:
         fresh.close()
 
 
-def test_sigterm_exits_zero_and_leaves_offline(start_daemon: Callable[..., DaemonProcess],
-                                               broker: Broker) -> None:
+def test_sigterm_exits_zero_and_leaves_offline(
+    start_daemon: Callable[..., DaemonProcess], broker: Broker
+) -> None:
     daemon = start_daemon()
     assert daemon.terminate() == 0
     assert _retained_status(broker) == b"offline"
 
 
-def test_crash_leaves_offline_through_the_will(start_daemon: Callable[..., DaemonProcess],
-                                               broker: Broker) -> None:
+def test_crash_leaves_offline_through_the_will(
+    start_daemon: Callable[..., DaemonProcess], broker: Broker
+) -> None:
     daemon = start_daemon(broker={"keepalive_s": 5})
     daemon.kill()
     deadline = time.monotonic() + 20
@@ -43,8 +45,9 @@ def test_crash_leaves_offline_through_the_will(start_daemon: Callable[..., Daemo
     assert _retained_status(broker) == b"offline"
 
 
-def test_sigterm_drains_the_inbox(start_daemon: Callable[..., DaemonProcess],
-                                  mqtt: TestClient) -> None:
+def test_sigterm_drains_the_inbox(
+    start_daemon: Callable[..., DaemonProcess], mqtt: TestClient
+) -> None:
     daemon = start_daemon()
     for i in range(5):
         mqtt.publish("sensors/cam1/image", FACE.read_bytes(), correlation_data=f"d{i}".encode())
@@ -66,7 +69,9 @@ def test_broker_restart_reconnects_and_answers_queued_messages_once(
         watcher.subscribe(RESULT)
         # The daemon waits >= 2 s before reconnecting: these arrive while it is away.
         for i in range(8):
-            sender.publish("sensors/cam1/image", FACE.read_bytes(), correlation_data=f"q{i}".encode())
+            sender.publish(
+                "sensors/cam1/image", FACE.read_bytes(), correlation_data=f"q{i}".encode()
+            )
         answers = watcher.on_topic(RESULT, count=8, timeout=40)
         time.sleep(2)  # anything answered twice would show up by now
         ids = [m.json()["request_id"] for m in watcher.matching(lambda m: m.topic == RESULT)]
@@ -92,8 +97,13 @@ def test_messages_sent_while_daemon_is_down_are_answered_after_restart(
 def test_remote_broker_is_refused(tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text('device_id = "x"\n[broker]\nurl = "mqtt://192.0.2.10:1883"\n')
-    proc = subprocess.run([sys.executable, "-m", "edge_agent", "run", "-c", str(cfg)],
-                          capture_output=True, text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "edge_agent", "run", "-c", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 2
     assert "allow_remote_broker" in proc.stderr
     assert "192.0.2.10" in proc.stderr

@@ -15,8 +15,9 @@ FACE = Path(__file__).parents[1] / "fixtures" / "images" / "face.jpg"
 RESULT = "edge-agent/testdev/results/faces/cam1"
 
 
-def test_jpeg_from_paho_gets_a_result(start_daemon: Callable[..., DaemonProcess],
-                                      mqtt: TestClient) -> None:
+def test_jpeg_from_paho_gets_a_result(
+    start_daemon: Callable[..., DaemonProcess], mqtt: TestClient
+) -> None:
     start_daemon()
     mqtt.publish("sensors/cam1/image", FACE.read_bytes(), content_type="image/jpeg")
     doc = mqtt.on_topic(RESULT)[0].json()
@@ -31,19 +32,36 @@ def test_jpeg_from_mosquitto_pub_file_gets_a_result(
     start_daemon: Callable[..., DaemonProcess], mqtt: TestClient, broker: Broker
 ) -> None:
     start_daemon()
-    subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-h", "127.0.0.1", "-q", "1",
-                    "-t", "sensors/cam1/image", "-f", str(FACE)], check=True, timeout=20)
+    subprocess.run(
+        [
+            "mosquitto_pub",
+            "-p",
+            str(broker.port),
+            "-h",
+            "127.0.0.1",
+            "-q",
+            "1",
+            "-t",
+            "sensors/cam1/image",
+            "-f",
+            str(FACE),
+        ],
+        check=True,
+        timeout=20,
+    )
     doc = mqtt.on_topic(RESULT)[0].json()
     assert doc["result"]["count"] == 1
 
 
-def test_result_boxes_are_normalised(start_daemon: Callable[..., DaemonProcess],
-                                     mqtt: TestClient) -> None:
+def test_result_boxes_are_normalised(
+    start_daemon: Callable[..., DaemonProcess], mqtt: TestClient
+) -> None:
     start_daemon()
     mqtt.publish("sensors/cam1/image", FACE.read_bytes())
     face = mqtt.on_topic(RESULT)[0].json()["result"]["faces"][0]
     x0, y0, x1, y1 = face["box"]
-    assert 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1
+    assert 0 <= x0 < x1 <= 1
+    assert 0 <= y0 < y1 <= 1
 
 
 def test_v5_response_topic_gets_the_answer_with_correlation(
@@ -51,15 +69,21 @@ def test_v5_response_topic_gets_the_answer_with_correlation(
 ) -> None:
     start_daemon()
     mqtt.subscribe("replies/me")
-    mqtt.publish("sensors/cam1/image", FACE.read_bytes(), content_type="image/jpeg",
-                 response_topic="replies/me", correlation_data=b"req-42")
+    mqtt.publish(
+        "sensors/cam1/image",
+        FACE.read_bytes(),
+        content_type="image/jpeg",
+        response_topic="replies/me",
+        correlation_data=b"req-42",
+    )
     reply = mqtt.on_topic("replies/me")[0]
     assert reply.correlation_data == b"req-42"
     assert reply.json()["request_id"] == "req-42"
 
 
-def test_mqtt_311_client_is_answered(start_daemon: Callable[..., DaemonProcess],
-                                     mqtt: TestClient, broker: Broker) -> None:
+def test_mqtt_311_client_is_answered(
+    start_daemon: Callable[..., DaemonProcess], mqtt: TestClient, broker: Broker
+) -> None:
     start_daemon()
     old = TestClient(broker.tcp_url, protocol="3.1.1")
     try:
@@ -69,29 +93,34 @@ def test_mqtt_311_client_is_answered(start_daemon: Callable[..., DaemonProcess],
     assert mqtt.on_topic(RESULT)[0].json()["result"]["count"] == 1
 
 
-def test_daemon_speaking_311_works(start_daemon: Callable[..., DaemonProcess],
-                                   mqtt: TestClient) -> None:
+def test_daemon_speaking_311_works(
+    start_daemon: Callable[..., DaemonProcess], mqtt: TestClient
+) -> None:
     start_daemon(broker={"protocol": "3.1.1"})
     mqtt.publish("sensors/cam1/image", FACE.read_bytes())
     assert mqtt.on_topic(RESULT)[0].json()["result"]["count"] == 1
 
 
-def test_daemon_over_tcp_loopback(start_daemon: Callable[..., DaemonProcess],
-                                  mqtt: TestClient, broker: Broker) -> None:
+def test_daemon_over_tcp_loopback(
+    start_daemon: Callable[..., DaemonProcess], mqtt: TestClient, broker: Broker
+) -> None:
     start_daemon(url=broker.tcp_url)
     mqtt.publish("sensors/cam1/image", FACE.read_bytes())
     assert mqtt.on_topic(RESULT)[0].json()["result"]["count"] == 1
 
 
-def test_stats_carry_counts_and_percentiles(start_daemon: Callable[..., DaemonProcess],
-                                            mqtt: TestClient) -> None:
+def test_stats_carry_counts_and_percentiles(
+    start_daemon: Callable[..., DaemonProcess], mqtt: TestClient
+) -> None:
     start_daemon()
     for _ in range(3):
         mqtt.publish("sensors/cam1/image", FACE.read_bytes())
     mqtt.on_topic(RESULT, count=3)
     stats = mqtt.wait_for(
-        lambda m: m.topic == "edge-agent/testdev/stats"
-        and m.json()["pipelines"].get("faces", {}).get("processed", 0) >= 3
+        lambda m: (
+            m.topic == "edge-agent/testdev/stats"
+            and m.json()["pipelines"].get("faces", {}).get("processed", 0) >= 3
+        )
     )[0].json()
     faces = stats["pipelines"]["faces"]
     assert faces["received"] >= 3
@@ -104,17 +133,25 @@ def test_stats_carry_counts_and_percentiles(start_daemon: Callable[..., DaemonPr
 def test_full_inbox_drops_oldest_and_reports_it(
     start_daemon: Callable[..., DaemonProcess], mqtt: TestClient, size: int
 ) -> None:
-    start_daemon(pipelines={"faces": {"kind": "faces", "inbox_size": size},
-                            "text": {"kind": "text", "enabled": False},
-                            "wakeword": {"kind": "wakeword", "enabled": False}})
+    start_daemon(
+        pipelines={
+            "faces": {"kind": "faces", "inbox_size": size},
+            "text": {"kind": "text", "enabled": False},
+            "wakeword": {"kind": "wakeword", "enabled": False},
+        }
+    )
     sent = 30
     for i in range(sent):
         mqtt.publish("sensors/cam1/image", FACE.read_bytes(), correlation_data=f"r{i}".encode())
     # Every message is either answered or reported as dropped: none vanishes.
     mqtt.wait_for(lambda m: m.topic in (RESULT, "edge-agent/testdev/errors"), count=sent)
     answered = {m.json()["request_id"] for m in mqtt.matching(lambda m: m.topic == RESULT)}
-    dropped = {m.json()["request_id"] for m in mqtt.matching(
-        lambda m: m.topic == "edge-agent/testdev/errors" and m.json()["reason"] == "inbox_full")}
+    dropped = {
+        m.json()["request_id"]
+        for m in mqtt.matching(
+            lambda m: m.topic == "edge-agent/testdev/errors" and m.json()["reason"] == "inbox_full"
+        )
+    }
     assert answered | dropped == {f"r{i}" for i in range(sent)}
     assert not answered & dropped
     assert dropped, "a burst of 30 into a tiny inbox must drop some"

@@ -95,8 +95,9 @@ class Broker:
             raise RuntimeError("mosquitto is not installed (apt-get install mosquitto)")
         conf = self.write_conf()
         self.socket_path.unlink(missing_ok=True)
-        self.proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -106,9 +107,10 @@ class Broker:
                     pass
                 with socket.socket(socket.AF_UNIX) as s:
                     s.connect(str(self.socket_path))
-                return
             except OSError:
                 time.sleep(0.05)
+            else:
+                return
         raise RuntimeError("mosquitto did not start listening")
 
     def stop(self) -> None:

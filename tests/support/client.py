@@ -56,9 +56,9 @@ class TestClient:
         )
         self.client.on_message = self._on_message
         if unix:
-            self.client.connect(url[len("unix://"):])
+            self.client.connect(url[len("unix://") :])
         else:
-            host, port = url[len("mqtt://"):].rsplit(":", 1)
+            host, port = url[len("mqtt://") :].rsplit(":", 1)
             self.client.connect(host, int(port))
         self.client.loop_start()
 
@@ -123,7 +123,9 @@ class TestClient:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     topics = sorted({m.topic for m in self.messages})
-                    raise TimeoutError(f"{len(found)}/{count} matching messages; seen topics {topics}")
+                    raise TimeoutError(
+                        f"{len(found)}/{count} matching messages; seen topics {topics}"
+                    )
                 self._cond.wait(left)
 
     def on_topic(self, topic: str, *, count: int = 1, timeout: float = 20.0) -> list[Received]:

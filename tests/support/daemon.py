@@ -53,8 +53,13 @@ class DaemonProcess:
         env: Extra environment.
     """
 
-    def __init__(self, config: Path, root: Path, env: dict[str, str] | None = None,
-                 argv_prefix: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        config: Path,
+        root: Path,
+        env: dict[str, str] | None = None,
+        argv_prefix: list[str] | None = None,
+    ) -> None:
         self.config = config
         self.log_path = root / f"daemon-{int(time.time() * 1000)}.log"
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
@@ -66,7 +71,9 @@ class DaemonProcess:
         self._log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [*self.argv_prefix, sys.executable, "-m", "edge_agent", "run", "-c", str(self.config)],
-            stdout=self._log, stderr=subprocess.STDOUT, env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
         )
 
     def wait_online(self, client: TestClient, status_topic: str, timeout: float = 60.0) -> None:
@@ -76,8 +83,9 @@ class DaemonProcess:
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(f"daemon exited {self.proc.returncode}:\n{self.log()}")
-            if any(m.topic == status_topic and m.payload == b"online"
-                   for m in client.messages[start:]):
+            if any(
+                m.topic == status_topic and m.payload == b"online" for m in client.messages[start:]
+            ):
                 return
             time.sleep(0.05)
         raise TimeoutError(f"daemon not online:\n{self.log()}")

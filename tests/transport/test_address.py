@@ -30,7 +30,9 @@ def test_default_ports() -> None:
     assert parse_broker_url("mqtt://localhost").port == 1883
 
 
-@pytest.mark.parametrize("url", ["http://x", "unix://relative.sock", "mqtt://:1883", "mqtt://h:99999"])
+@pytest.mark.parametrize(
+    "url", ["http://x", "unix://relative.sock", "mqtt://:1883", "mqtt://h:99999"]
+)
 def test_bad_urls(url: str) -> None:
     with pytest.raises(ConfigError):
         parse_broker_url(url)

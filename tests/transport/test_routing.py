@@ -19,17 +19,20 @@ def _router() -> Router:
 
 def test_sensor_from_level_one() -> None:
     match = _router().match("sensors/door/image")
-    assert match is not None and (match.route, match.sensor) == ("cams", "door")
+    assert match is not None
+    assert (match.route, match.sensor) == ("cams", "door")
 
 
 def test_sensor_from_configured_level() -> None:
     match = _router().match("home/kitchen/fridge/text")
-    assert match is not None and match.sensor == "fridge"
+    assert match is not None
+    assert match.sensor == "fridge"
 
 
 def test_first_route_wins() -> None:
     match = _router().match("sensors/door/image")
-    assert match is not None and match.route == "cams"
+    assert match is not None
+    assert match.route == "cams"
 
 
 def test_own_topics_are_never_routed() -> None:
