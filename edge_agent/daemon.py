@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from edge_agent import __version__
 from edge_agent.config.models import AgentSettings, PipelineSettings
+from edge_agent.elastic.swapper import Swapper
 from edge_agent.errors import ConfigError, PayloadError, Reason
 from edge_agent.health.notify import Notifier
 from edge_agent.health.stats import Stats
@@ -35,7 +36,6 @@ from edge_agent.results.schema import (
     to_json,
 )
 from edge_agent.runtime.manifest import ModelPackage, load_package
-from edge_agent.sizing import SizingController
 from edge_agent.transport.address import is_local, parse_broker_url
 from edge_agent.transport.inbox import Inbox
 from edge_agent.transport.mqtt import InboundMessage, MqttTransport, read_password
@@ -112,7 +112,7 @@ class Daemon:
         self._recent_lock = threading.Lock()
         self.remote_broker = False
         self.transport: MqttTransport | None = None
-        self.sizing: SizingController | None = None
+        self.sizing: Swapper | None = None
         routes = {
             name: r
             for name, r in settings.routes.items()
@@ -175,9 +175,13 @@ class Daemon:
         """
         self._check_broker()
         self._build()
-        self.sizing = SizingController(
-            self.settings, {n: e.worker for n, e in self._entries.items()}
+        self.sizing = Swapper(
+            self.settings,
+            {n: e.worker for n, e in self._entries.items()},
+            on_change=self.publish_details_now,
         )
+        for entry in self._entries.values():
+            entry.worker.on_unloaded_message = self.sizing.message_arrived
         for entry in self._entries.values():
             entry.worker.start()
         self.sizing.initial_load()
@@ -252,6 +256,8 @@ class Daemon:
             return
         entry = self._entries[match.settings.pipeline]
         job = Job(msg, match, self._request_id(msg), ack)
+        if self.sizing is not None:
+            self.sizing.message_arrived(entry.worker)
         self.stats.received(entry.pipeline.name)
         dropped = entry.inbox.put(job)
         if dropped is not None:
@@ -431,6 +437,8 @@ class Daemon:
         for entry in self._entries.values():
             entry.worker.join(max(0.1, deadline - time.monotonic()))
         self.stop_event.set()
+        if self.sizing is not None:
+            self.sizing.stop()
         if self.transport is not None:
             self._publish_details()
             self.transport.stop(offline=True)

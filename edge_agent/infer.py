@@ -10,10 +10,10 @@ from typing import Any
 
 from edge_agent.config.models import AgentSettings
 from edge_agent.daemon import _validate_options, build_pipeline
+from edge_agent.elastic.swapper import choose_variant
 from edge_agent.errors import ConfigError, PayloadError
 from edge_agent.pipelines.base import RequestContext
 from edge_agent.results.schema import error_document, result_document
-from edge_agent.sizing import initial_variant
 from edge_agent.worker import run_payload
 
 __all__ = ["infer_files"]
@@ -53,7 +53,7 @@ def infer_files(
     options = _validate_options(
         pipeline.route_options_model, raw_options, f"routes.{route_name}.options"
     )
-    pipeline.load(variant or initial_variant(settings, pipeline_name, pipeline.package.manifest))
+    pipeline.load(variant or choose_variant(settings, pipeline.package.manifest))
     manifest = pipeline.package.manifest
     try:
         for path in files:

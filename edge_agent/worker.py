@@ -110,7 +110,10 @@ class Worker:
         self._control: list[tuple[str, str | None, threading.Event, list[BaseException]]] = []
         self._control_lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self.wanted_variant: str | None = None
+        self._control_ready = threading.Event()
+        self.on_loaded: Callable[[Worker, str | None], None] | None = None
+        self.on_unloaded_message: Callable[[Worker], None] | None = None
+        self.load_wait_s = 15.0
         self.last_message = time.monotonic()
         self.busy_since: float | None = None
 
@@ -135,6 +138,7 @@ class Worker:
         errors: list[BaseException] = []
         with self._control_lock:
             self._control.append(("variant", variant, done, errors))
+        self._control_ready.set()
         self.inbox.wake()
         if wait is not None:
             if not done.wait(wait):
@@ -162,14 +166,16 @@ class Worker:
     def _apply_control(self) -> None:
         with self._control_lock:
             pending, self._control = self._control, []
+            self._control_ready.clear()
         for _, variant, done, errors in pending:
             try:
                 if variant is None:
                     self.pipeline.unload()
                 elif variant != self.pipeline.active_variant:
                     self.pipeline.load(variant)
-                self.wanted_variant = variant if variant is not None else self.wanted_variant
-            except BaseException as exc:
+                if self.on_loaded is not None:
+                    self.on_loaded(self, self.pipeline.active_variant)
+            except Exception as exc:
                 log.exception("variant_switch_failed", pipeline=self.pipeline.name, to=variant)
                 errors.append(exc)
             finally:
@@ -195,15 +201,20 @@ class Worker:
             log.warning("inbox_not_drained", pipeline=self.pipeline.name, left=left)
 
     def _ensure_loaded(self) -> None:
+        """An unloaded (idle or squeezed) pipeline waits for sizing to load a variant."""
+        if self.pipeline.active_variant is not None:
+            return
+        if self.on_unloaded_message is not None:
+            self.on_unloaded_message(self)
+        deadline = time.monotonic() + self.load_wait_s
+        while self.pipeline.active_variant is None and time.monotonic() < deadline:
+            self._control_ready.wait(0.05)
+            self._apply_control()
         if self.pipeline.active_variant is None:
-            if self.wanted_variant is None:
-                raise ModelError("no variant selected", family=self.pipeline.package.family)
-            log.info(
-                "variant_loading_on_demand",
-                pipeline=self.pipeline.name,
-                variant=self.wanted_variant,
+            raise ModelError(
+                "no variant loaded: the memory budget fits none",
+                family=self.pipeline.package.family,
             )
-            self.pipeline.load(self.wanted_variant)
 
     def _handle(self, job: Job) -> None:
         msg, match = job.message, job.match

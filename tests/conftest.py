@@ -11,9 +11,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from support.broker import Broker, mosquitto_path  # noqa: E402
-from support.client import TestClient  # noqa: E402
-from support.daemon import DaemonProcess, toml_dump  # noqa: E402
+from support.broker import Broker, mosquitto_path
+from support.client import TestClient
+from support.daemon import DaemonProcess, toml_dump
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -71,8 +71,13 @@ def start_daemon(
     """Start the real daemon with a config built from keyword overrides; stopped at teardown."""
     started: list[DaemonProcess] = []
 
-    def start(*, url: str | None = None, env: dict[str, str] | None = None,
-              wait: bool = True, **overrides: Any) -> DaemonProcess:
+    def start(
+        *,
+        url: str | None = None,
+        env: dict[str, str] | None = None,
+        wait: bool = True,
+        **overrides: Any,
+    ) -> DaemonProcess:
         config = daemon_config(url or broker.unix_url, tmp_path, **overrides)
         path = tmp_path / f"config-{len(started)}.toml"
         path.write_text(toml_dump(config))

@@ -114,12 +114,6 @@ class PipelineSettings(_Strict):
         default=None, description="Model family folder under models_dir; default: the kind."
     )
     enabled: bool = Field(default=True, description="Serve this pipeline.")
-    mode: Literal["quality-first", "performance-first", "pinned"] | None = Field(
-        default=None, description="Sizing mode; default: elastic.mode."
-    )
-    variant: str | None = Field(
-        default=None, description="Variant to run in pinned mode (and to start with otherwise)."
-    )
     threads: int = Field(default=1, ge=1, le=8, description="Interpreter threads.")
     inbox_size: int = Field(
         default=32, ge=1, le=10000, description="Messages waiting at most; the oldest is dropped."

@@ -6,7 +6,6 @@ import os
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from support.daemon import DaemonProcess

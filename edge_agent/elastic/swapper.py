@@ -1,0 +1,214 @@
+"""Applies sizing decisions to the live pipelines: load, warm, switch, release.
+
+A switch happens in the pipeline's own worker thread between two messages, so
+messages that arrive meanwhile wait in the inbox: none is lost or answered
+twice. The new variant is built and warmed before the old one is dropped,
+unless free memory cannot hold both (``Decision.transient_fits`` false): then
+the old one is released first. Freed memory is handed back to the OS with
+glibc's ``malloc_trim`` where it exists.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import structlog
+
+from edge_agent.config.models import AgentSettings
+from edge_agent.elastic.controller import SizingController
+from edge_agent.elastic.decision import Decision
+from edge_agent.elastic.plan import plan_decisions
+from edge_agent.elastic.policy import SizingPolicy
+from edge_agent.elastic.probe import MemoryProbe, MemoryReader
+from edge_agent.elastic.profile import FamilyProfile
+from edge_agent.health.stats import process_memory
+from edge_agent.runtime.manifest import ModelManifest
+from edge_agent.worker import Worker
+
+__all__ = ["Swapper", "choose_variant", "release_memory"]
+
+log = structlog.get_logger("edge_agent.elastic")
+
+_LOAD_TIMEOUT_S = 300.0
+
+
+def release_memory() -> bool:
+    """Return freed heap memory to the OS (glibc ``malloc_trim``); False where unavailable."""
+    name = ctypes.util.find_library("c")
+    if not name:
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):
+        return False
+    trim.argtypes = [ctypes.c_size_t]
+    trim(0)
+    return True
+
+
+def profiles_for(
+    manifests: Sequence[ModelManifest], settings: AgentSettings
+) -> list[FamilyProfile]:
+    """Sizing profiles of the families, in config order, each family once."""
+    seen: dict[str, FamilyProfile] = {}
+    for manifest in manifests:
+        if manifest.family not in seen:
+            seen[manifest.family] = FamilyProfile.from_manifest(
+                manifest, soft_share=settings.elastic.soft_share
+            )
+    return list(seen.values())
+
+
+def choose_variant(
+    settings: AgentSettings, manifest: ModelManifest, probe: MemoryReader | None = None
+) -> str:
+    """The variant a fresh start would run for one family now (for one-shot use).
+
+    Falls back to the smallest variant when nothing fits, so ``infer`` still answers.
+    """
+    profile = FamilyProfile.from_manifest(manifest, soft_share=settings.elastic.soft_share)
+    snapshot = (probe or MemoryProbe()).read()
+    decision = plan_decisions([profile], settings.elastic, snapshot=snapshot)[0]
+    if decision.to_variant is not None:
+        return decision.to_variant
+    return min(manifest.variants, key=lambda v: v.hard_bytes).id
+
+
+class Swapper:
+    """Owns the sizing controller and applies its decisions to the workers.
+
+    Args:
+        settings: Effective settings.
+        workers: Worker per pipeline name.
+        on_change: Called after a family's variant changed (status republish).
+        probe: Memory reader (default: this process's /proc and cgroup).
+        clock: Monotonic clock.
+    """
+
+    def __init__(
+        self,
+        settings: AgentSettings,
+        workers: Mapping[str, Worker],
+        *,
+        on_change: Callable[[], None] | None = None,
+        probe: MemoryReader | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.workers = dict(workers)
+        self._by_family: dict[str, list[Worker]] = {}
+        for worker in self.workers.values():
+            self._by_family.setdefault(worker.pipeline.package.family, []).append(worker)
+        self._on_change = on_change
+        self._stop = threading.Event()
+        manifests = [w.pipeline.package.manifest for w in self.workers.values()]
+        self.controller = SizingController(
+            probe or MemoryProbe(),
+            SizingPolicy(settings.elastic),
+            profiles_for(manifests, settings),
+            self.apply,
+            self._stop,
+            clock=clock,
+        )
+        self.swaps: list[dict[str, Any]] = []
+        for worker in self.workers.values():
+            worker.on_loaded = self._loaded
+
+    # -- reports from the daemon -----------------------------------------------------------
+
+    def message_arrived(self, worker: Worker) -> None:
+        """Called on the network thread for each routed message."""
+        family = worker.pipeline.package.family
+        self.controller.note_activity(family, wake=worker.pipeline.active_variant is None)
+        self.controller.note_inbox_fill(family, worker.inbox.fill)
+
+    def _loaded(self, worker: Worker, variant: str | None) -> None:
+        self.controller.set_current(worker.pipeline.package.family, variant)
+
+    # -- applying decisions ----------------------------------------------------------------
+
+    def apply(self, family: str, variant: str | None, decision: Decision) -> None:
+        """Make every pipeline of ``family`` run ``variant`` (None: unload).
+
+        Raises:
+            ModelError: The variant could not be loaded (the old one keeps serving).
+        """
+        started = time.monotonic()
+        for worker in self._by_family.get(family, []):
+            before = process_memory().get("rssanon", 0)
+            was_loaded = worker.pipeline.active_variant is not None
+            if variant is not None and was_loaded and not decision.transient_fits:
+                log.info(
+                    "variant_release_first",
+                    family=family,
+                    pipeline=worker.pipeline.name,
+                    old=worker.pipeline.active_variant,
+                    new=variant,
+                )
+                worker.request_variant(None, wait=_LOAD_TIMEOUT_S)
+                release_memory()
+                was_loaded = False
+                before = process_memory().get("rssanon", 0)
+            worker.request_variant(variant, wait=_LOAD_TIMEOUT_S)
+            release_memory()
+            after = process_memory().get("rssanon", 0)
+            if variant is not None and not was_loaded and after > before:
+                # A load from nothing is a clean measurement of what the variant holds.
+                self.controller.note_observed(family, variant, after - before)
+        swap = {
+            "family": family,
+            "from": decision.from_variant,
+            "to": variant,
+            "reason": decision.reason.value,
+            "seconds": round(time.monotonic() - started, 3),
+        }
+        self.swaps.append(swap)
+        del self.swaps[:-20]
+        log.info("variant_switched", **swap, budget=decision.budget_bytes, need=decision.need_bytes)
+        if self._on_change is not None:
+            self._on_change()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def initial_load(self) -> None:
+        """Decide and load every family's first variant (before READY)."""
+        self.controller.tick()
+        for family, workers in self._by_family.items():
+            for worker in workers:
+                if worker.pipeline.active_variant is None:
+                    log.warning(
+                        "family_not_loaded_at_start",
+                        family=family,
+                        pipeline=worker.pipeline.name,
+                        reason="no variant fits the memory budget; waiting for memory",
+                    )
+
+    def start(self, stop: threading.Event) -> None:
+        """Run the sizing loop until ``stop`` is set."""
+        self._stop_link = threading.Thread(
+            target=self._link_stop, args=(stop,), name="sizing-stop-link", daemon=True
+        )
+        self._stop_link.start()
+        self.controller.start()
+
+    def _link_stop(self, stop: threading.Event) -> None:
+        stop.wait()
+        self._stop.set()
+
+    def stop(self) -> None:
+        """Stop the sizing loop."""
+        self._stop.set()
+        self.controller.join(5)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Budget, decisions and recent swaps, for stats and status."""
+        out = self.controller.stats()
+        out["current"] = self.controller.current()
+        out["swaps"] = list(self.swaps[-5:])
+        return out

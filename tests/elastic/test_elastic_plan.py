@@ -1,0 +1,86 @@
+"""`edge-agent plan` text and the elastic settings model."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from edge_agent.elastic.plan import plan, plan_decisions
+from edge_agent.elastic.probe import MemorySnapshot
+from edge_agent.elastic.profile import FamilyProfile, VariantOption, estimate_need
+from edge_agent.elastic.settings import ElasticSettings
+
+MiB = 1024**2
+
+
+def faces() -> FamilyProfile:
+    return FamilyProfile(
+        "faces",
+        (VariantOption("small", 10 * MiB, 1.0, 0.7), VariantOption("mid", 30 * MiB, 3.0, 0.85),
+         VariantOption("big", 80 * MiB, 9.0, 0.95)),
+        quality_first="big",
+    )
+
+
+def test_plan_names_the_variant_and_the_reason_at_a_given_budget() -> None:
+    out = plan([faces()], ElasticSettings(), budget="50MiB")
+    first, family = out.splitlines()[:2]
+    assert "budget 50.0 MiB (--budget 50MiB)" in first
+    assert family.startswith("faces: mid - fits")
+
+
+def test_plan_marks_the_choice_and_shortfalls() -> None:
+    out = plan([faces()], ElasticSettings(), budget="50MiB")
+    assert "* mid" in out
+    assert "short by 30.0 MiB" in out  # big needs 80 of 50
+
+
+def test_plan_says_when_nothing_fits() -> None:
+    out = plan([faces()], ElasticSettings(), budget="5M")
+    assert "faces: nothing - over_budget" in out
+
+
+def test_plan_from_a_snapshot_explains_the_budget() -> None:
+    snap = MemorySnapshot(
+        mem_total=4096 * MiB, mem_available=1024 * MiB, cgroup_version=2,
+        cgroup_limit=200 * MiB, cgroup_usage=150 * MiB,
+    )
+    out = plan([faces()], ElasticSettings(reserve_bytes="64MiB"), snapshot=snap)
+    assert "cgroup v2 limit 200.0 MiB" in out
+    assert "no PSI" in out
+    assert out.splitlines()[1].startswith("faces: mid")  # 50 MiB headroom
+
+
+def test_plan_under_pressure_still_loads_from_nothing_only_when_calm() -> None:
+    snap = MemorySnapshot(mem_total=4096 * MiB, mem_available=1024 * MiB, psi_some_avg10=50.0)
+    (d,) = plan_decisions([faces()], ElasticSettings(), snapshot=snap)
+    assert (d.to_variant, d.reason.value) == (None, "pressure")
+
+
+def test_plan_needs_a_budget_or_a_snapshot() -> None:
+    with pytest.raises(ValueError, match="budget or a memory snapshot"):
+        plan([faces()], ElasticSettings())
+
+
+def test_settings_accept_size_strings() -> None:
+    s = ElasticSettings(reserve_bytes="1.5GiB", step_up_margin_bytes="512M")
+    assert (s.reserve_bytes, s.step_up_margin_bytes) == (1_610_612_736, 512 * MiB)
+
+
+def test_settings_reject_unknown_keys() -> None:
+    with pytest.raises(ValidationError):
+        ElasticSettings(mode="quality-first", hold=3)  # type: ignore[call-arg]
+
+
+def test_settings_reject_unknown_modes() -> None:
+    with pytest.raises(ValidationError):
+        ElasticSettings(mode="fastest")
+
+
+def test_every_settings_field_has_a_description() -> None:
+    assert all(f.description for f in ElasticSettings.model_fields.values())
+
+
+def test_need_counts_a_share_of_soft_bytes() -> None:
+    assert estimate_need(1000, 400, 0.5) == 1200
+    assert estimate_need(1000, 3, 0.5) == 1002  # rounded up
