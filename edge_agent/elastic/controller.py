@@ -190,7 +190,8 @@ class SizingController:
         """
         with self._tick_lock:
             snapshot = self._probe.read()
-            free = snapshot.free_bytes(self._policy.settings.reserve_bytes)
+            settings = self._policy.settings
+            free = snapshot.free_bytes(settings.reserve_bytes, settings.cgroup_reserve_bytes)
             with self._lock:
                 inputs = PolicyInputs(
                     now=self._clock(),

@@ -99,21 +99,25 @@ class MemorySnapshot:
             return None
         return self.cgroup_limit - ws
 
-    def free_bytes(self, reserve_bytes: int) -> int:
-        """Memory free for new allocations after keeping ``reserve_bytes`` back.
+    def free_bytes(self, reserve_bytes: int, cgroup_reserve_bytes: int = 0) -> int:
+        """Memory free for new allocations after keeping reserves back.
 
-        ``min(MemAvailable - reserve, cgroup limit - working set)``; the cgroup
-        term only where a limit exists. May be negative (already over).
+        ``min(MemAvailable - reserve, cgroup limit - working set - cgroup reserve)``;
+        the cgroup term only where a limit exists. May be negative (already over).
+        The cgroup reserve is working room inside our own limit (decode buffers,
+        the Python heap): without it the loaded set would count as fitting right
+        up to the moment the kernel's OOM killer ends the process.
 
         Args:
             reserve_bytes: Memory left for the OS and everything else.
+            cgroup_reserve_bytes: Headroom kept free inside the cgroup limit.
 
         Returns:
             Free bytes, not counting what loaded models already hold.
         """
         free = self.mem_available - reserve_bytes
         headroom = self.cgroup_headroom
-        return free if headroom is None else min(free, headroom)
+        return free if headroom is None else min(free, headroom - cgroup_reserve_bytes)
 
 
 class MemoryReader(Protocol):

@@ -36,6 +36,13 @@ class ElasticSettings(BaseModel):
             "Memory always left for the OS and other programs (subtracted from MemAvailable)."
         ),
     )
+    cgroup_reserve_bytes: ByteCount = Field(
+        default=24 * 1024**2,
+        description=(
+            "Working room kept free inside the daemon's own cgroup limit (decode buffers, "
+            "Python heap); the loaded variants must fit in the rest."
+        ),
+    )
     soft_share: float = Field(
         default=0.5, ge=0, le=1,
         description="Share of a variant's measured file-backed (soft) memory counted in its need.",

@@ -45,7 +45,8 @@ def test_plan_from_a_snapshot_explains_the_budget() -> None:
         mem_total=4096 * MiB, mem_available=1024 * MiB, cgroup_version=2,
         cgroup_limit=200 * MiB, cgroup_usage=150 * MiB,
     )
-    out = plan([faces()], ElasticSettings(reserve_bytes="64MiB"), snapshot=snap)
+    settings = ElasticSettings(reserve_bytes="64MiB", cgroup_reserve_bytes=0)
+    out = plan([faces()], settings, snapshot=snap)
     assert "cgroup v2 limit 200.0 MiB" in out
     assert "no PSI" in out
     assert out.splitlines()[1].startswith("faces: mid")  # 50 MiB headroom
@@ -84,3 +85,13 @@ def test_every_settings_field_has_a_description() -> None:
 def test_need_counts_a_share_of_soft_bytes() -> None:
     assert estimate_need(1000, 400, 0.5) == 1200
     assert estimate_need(1000, 3, 0.5) == 1002  # rounded up
+
+
+def test_plan_keeps_the_cgroup_reserve_free() -> None:
+    snap = MemorySnapshot(
+        mem_total=4096 * MiB, mem_available=1024 * MiB, cgroup_version=2,
+        cgroup_limit=200 * MiB, cgroup_usage=150 * MiB,
+    )
+    settings = ElasticSettings(reserve_bytes="64MiB", cgroup_reserve_bytes="24MiB")
+    out = plan([faces()], settings, snapshot=snap)
+    assert out.splitlines()[1].startswith("faces: small")  # 50 - 24 = 26 MiB < mid's 30
