@@ -59,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("file", type=Path)
     check.add_argument("--device", help="resolve for this device id (fleet files)")
     show = csub.add_parser("show", help="print the effective config and where each value came from")
+    csub.add_parser("reference", help="print every config key as markdown (README reference)")
     _config_args(show)
 
     infer = sub.add_parser(
@@ -149,6 +150,11 @@ def _cmd_config(args: argparse.Namespace) -> int:
             f"{args.file}: ok (device {config.settings.device_id}, "
             f"{len(config.settings.pipelines)} pipelines, {len(config.settings.routes)} routes)"
         )
+        return 0
+    if args.config_command == "reference":
+        from edge_agent.config.reference import reference_markdown
+
+        print(reference_markdown(), end="")
         return 0
     config = _load(args)
     print("\n".join(effective_lines(config)))

@@ -73,9 +73,6 @@ class BrokerSettings(_Strict):
     qos: Literal[0, 1] = Field(default=1, description="QoS for subscriptions and results.")
     reconnect_min_s: float = Field(default=0.5, gt=0, description="First reconnect delay.")
     reconnect_max_s: float = Field(default=30.0, gt=0, description="Reconnect delay cap.")
-    connect_timeout_s: float = Field(
-        default=30.0, gt=0, description="How long `run` waits for the first connection."
-    )
 
 
 class PrivacySettings(_Strict):
