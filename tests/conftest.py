@@ -76,12 +76,13 @@ def start_daemon(
         url: str | None = None,
         env: dict[str, str] | None = None,
         wait: bool = True,
+        argv_prefix: list[str] | None = None,
         **overrides: Any,
     ) -> DaemonProcess:
         config = daemon_config(url or broker.unix_url, tmp_path, **overrides)
         path = tmp_path / f"config-{len(started)}.toml"
         path.write_text(toml_dump(config))
-        proc = DaemonProcess(path, tmp_path, env=env)
+        proc = DaemonProcess(path, tmp_path, env=env, argv_prefix=argv_prefix)
         started.append(proc)
         proc.start()
         if wait:

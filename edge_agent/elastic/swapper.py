@@ -39,13 +39,18 @@ _LOAD_TIMEOUT_S = 300.0
 
 def release_memory() -> bool:
     """Return freed heap memory to the OS (glibc ``malloc_trim``); False where unavailable."""
-    name = ctypes.util.find_library("c")
-    if not name:
-        return False
-    try:
-        libc = ctypes.CDLL(name)
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):
+    # "libc.so.6" first: find_library() runs ldconfig/gcc in a subprocess.
+    trim = None
+    for candidate in ("libc.so.6", None):
+        name = candidate or ctypes.util.find_library("c")
+        if not name:
+            continue
+        try:
+            trim = ctypes.CDLL(name).malloc_trim
+            break
+        except (OSError, AttributeError):
+            continue
+    if trim is None:
         return False
     trim.argtypes = [ctypes.c_size_t]
     trim(0)
