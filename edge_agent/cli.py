@@ -80,18 +80,19 @@ def _parser() -> argparse.ArgumentParser:
     privacy.add_argument(
         "--mosquitto-conf", type=Path, default=Path("/etc/mosquitto/mosquitto.conf")
     )
-    privacy.add_argument(
-        "--unit", type=Path, default=Path("/etc/systemd/system/edge-agent.service")
-    )
+    privacy.add_argument("--unit", type=Path, help="unit file (default: the installed one)")
     privacy.add_argument("--json", action="store_true")
 
     sensor = sub.add_parser("sensor", help="manage sensor broker accounts")
     ssub = sensor.add_subparsers(dest="sensor_command", required=True)
     add = ssub.add_parser("add", help="create broker credentials and ACL for a sensor")
     add.add_argument("name")
-    add.add_argument("--password-file", type=Path, default=Path("/etc/mosquitto/edge-agent.passwd"))
-    add.add_argument("--acl-file", type=Path, default=Path("/etc/mosquitto/edge-agent.acl"))
-    add.add_argument("--prefix", default="edge-agent")
+    add.add_argument(
+        "--password-file", type=Path, default=Path("/etc/mosquitto/edge-agent/passwd")
+    )
+    add.add_argument("--acl-file", type=Path, default=Path("/etc/mosquitto/edge-agent/acl"))
+    add.add_argument("--prefix", default="edge-agent", help="topic prefix of the results")
+    add.add_argument("--password-out", type=Path, help="write the password to this file (0600)")
 
     demo = sub.add_parser("demo", help="start a private broker, the daemon and a demo publisher")
     _config_args(demo)
@@ -181,16 +182,31 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _cmd_privacy(args: argparse.Namespace) -> int:
-    from edge_agent.privacy.command import run_privacy_check
+    from edge_agent.privacy import find_unit, format_json, format_text, run_privacy_check
 
     config = _load(args)
-    return run_privacy_check(config.settings, args.mosquitto_conf, args.unit, as_json=args.json)
+    unit = args.unit if args.unit is not None else find_unit()
+    report = run_privacy_check(
+        config.settings.model_dump(mode="json"), mosquitto_conf=args.mosquitto_conf, unit_path=unit
+    )
+    print(format_json(report) if args.json else format_text(report))
+    return int(report.exit_status)
 
 
 def _cmd_sensor(args: argparse.Namespace) -> int:
-    from edge_agent.deploy.command import run_sensor_add
+    from edge_agent.deploy.sensors import BrokerFiles, add_sensor, reload_broker
 
-    return run_sensor_add(args.name, args.password_file, args.acl_file, args.prefix)
+    files = BrokerFiles(passwd_file=args.password_file, acl_file=args.acl_file)
+    added = add_sensor(args.name, files, topic_prefix=args.prefix, password_out=args.password_out)
+    if added.password is not None and args.password_out is None:
+        print(f"sensor {added.name}: password {added.password}  (shown once; store it now)")
+    elif added.password_file is not None:
+        print(f"sensor {added.name}: password written to {added.password_file}")
+    else:
+        print(f"sensor {added.name}: already set up")
+    if added.changed and reload_broker():
+        print("mosquitto reloaded")
+    return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -148,6 +148,17 @@ class Worker:
             if errors:
                 raise errors[0]
 
+    def prepare_variants(self, variant_ids: list[str], *, wait: float) -> None:
+        """Have the worker materialise variants ahead of time (see ``Pipeline.prepare``)."""
+        done = threading.Event()
+        errors: list[BaseException] = []
+        with self._control_lock:
+            self._control.append(("prepare", ",".join(variant_ids), done, errors))
+        self._control_ready.set()
+        self.inbox.wake()
+        if not done.wait(wait):
+            raise ModelError("preparing variants timed out", family=self.pipeline.package.family)
+
     def stop(self, deadline: float) -> None:
         """Drain the inbox until ``deadline`` (monotonic), then stop."""
         self._deadline = deadline
@@ -167,8 +178,11 @@ class Worker:
         with self._control_lock:
             pending, self._control = self._control, []
             self._control_ready.clear()
-        for _, variant, done, errors in pending:
+        for kind, variant, done, errors in pending:
             try:
+                if kind == "prepare":
+                    self.pipeline.prepare((variant or "").split(","))
+                    continue
                 if variant is None:
                     self.pipeline.unload()
                 elif variant != self.pipeline.active_variant:

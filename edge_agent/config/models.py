@@ -13,6 +13,7 @@ from edge_agent.codecs.limits import Limits
 from edge_agent.elastic.settings import ElasticSettings
 
 __all__ = [
+    "HOME_LABELS",
     "AgentSettings",
     "BrokerSettings",
     "LogSettings",
@@ -165,10 +166,57 @@ def _default_pipelines() -> dict[str, PipelineSettings]:
     }
 
 
+HOME_LABELS: dict[str, list[str]] = {
+    'security': [
+        'a security alert about an intruder, a door or window opening, motion or a person detected',
+        'the alarm system was armed, disarmed or triggered',
+    ],
+    'fire_smoke': [
+        'a smoke, fire or carbon monoxide alarm',
+        'something is burning or overheating',
+    ],
+    'water_leak': [
+        'a water leak, flooding or moisture detected',
+        'a pipe, tap or sump pump problem with water',
+    ],
+    'climate': [
+        'temperature, heating, cooling, thermostat or humidity',
+        'the room is too hot or too cold',
+    ],
+    'lighting': [
+        'turn lights on or off, dim or change the lamp colour',
+        'a request about the lights',
+    ],
+    'media': [
+        'play, pause or skip music, a podcast, radio or the TV',
+        'change the volume of the speaker',
+    ],
+    'delivery': [
+        'a package or parcel delivery, courier or mailbox',
+        'a delivery was dropped off or is on its way',
+    ],
+    'appliance': [
+        'a household appliance such as the washing machine, dryer, dishwasher, oven or fridge',
+        'the laundry or dishes are done',
+    ],
+    'network': [
+        'wifi, router, internet connection, device offline or firmware update',
+        'a computer system log message or network error',
+    ],
+    'energy': [
+        'electricity, power outage, battery level, solar panels or energy usage',
+        'the power went out or a battery is low',
+    ],
+}
+"""Default labels of the ``texts`` route: events a home or building device sees."""
+
+
 def _default_routes() -> dict[str, RouteSettings]:
     return {
         "images": RouteSettings(topic="sensors/+/image", pipeline="faces"),
-        "texts": RouteSettings(topic="sensors/+/text", pipeline="text"),
+        "texts": RouteSettings(
+            topic="sensors/+/text", pipeline="text", options={"labels": HOME_LABELS}
+        ),
         "audio": RouteSettings(topic="sensors/+/audio", pipeline="wakeword"),
     }
 

@@ -182,7 +182,17 @@ class Swapper:
     # -- lifecycle -------------------------------------------------------------------------
 
     def initial_load(self) -> None:
-        """Decide and load every family's first variant (before READY)."""
+        """Prepare every variant on disk, then decide and load each family's first one.
+
+        Preparing first (slicing nested variants, building weight caches) costs a few
+        seconds at start but means a later step down under memory pressure only maps
+        files; building a variant inside a nearly full cgroup would thrash.
+        """
+        if self.settings.elastic.mode != "pinned":
+            for worker in self.workers.values():
+                ids = [v.id for v in worker.pipeline.package.manifest.variants]
+                if len(ids) > 1:
+                    worker.prepare_variants(ids, wait=_LOAD_TIMEOUT_S)
         self.controller.tick()
         for family, workers in self._by_family.items():
             for worker in workers:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -219,6 +219,14 @@ class Pipeline(abc.ABC):
         Raises:
             PayloadError: The sample is valid but unusable by this task.
             ModelError: No variant is loaded.
+        """
+
+    def prepare(self, variant_ids: Sequence[str]) -> None:  # noqa: B027 - optional hook
+        """Materialise on disk what loading these variants needs (while memory is plentiful).
+
+        Called once at start for families with several variants, so a later swap
+        under memory pressure only maps files instead of building them. Must leave
+        the active variant unchanged.
         """
 
     def reset(self, sensor: str) -> None:  # noqa: B027 - optional hook

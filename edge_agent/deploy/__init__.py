@@ -1,0 +1,1 @@
+"""Installation helpers: broker credentials and ACL entries for sensors."""
