@@ -13,6 +13,8 @@ have sox             || need="$need sox"
 have strace          || need="$need strace"
 have systemd-analyze || need="$need systemd"
 have unshare         || need="$need util-linux"
+have shellcheck      || need="$need shellcheck"
+python3 -c 'import seccomp' 2>/dev/null || need="$need python3-seccomp"
 [ -z "$need" ] && exit 0
 echo "installing:$need"
 SUDO=""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import subprocess
 import time
 from collections.abc import Iterator
@@ -28,7 +29,8 @@ IGNORE = shutil.ignore_patterns(
 
 
 def ansible_playbook() -> str:
-    found = shutil.which("ansible-playbook") or (
+    beside = Path(sys.executable).parent / "ansible-playbook"  # the test venv (ansible-core)
+    found = shutil.which("ansible-playbook") or (str(beside) if beside.exists() else None) or (
         str(ANSIBLE / "ansible-playbook") if (ANSIBLE / "ansible-playbook").exists() else None
     )
     if found is None:
