@@ -91,8 +91,9 @@ class TensorSpec:
         if self.quantized and not np.issubdtype(arr.dtype, np.integer):
             info = np.iinfo(self.dtype)
             q = np.round(arr.astype(np.float32) / self.scale) + self.zero_point
-            return np.clip(q, info.min, info.max).astype(self.dtype)
-        out: npt.NDArray[Any] = arr.astype(self.dtype, copy=False)
+            out: npt.NDArray[Any] = np.clip(q, info.min, info.max).astype(self.dtype)
+        else:
+            out = arr.astype(self.dtype, copy=False)
         return out
 
     def dequantize(self, value: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
