@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import socket
 import ssl
 import threading
 import time
@@ -99,6 +100,20 @@ def backoff_delays(minimum: float, maximum: float, rng: random.Random) -> Callab
     return delay
 
 
+def _use_unix_wakeup_pair(client: paho.Client) -> None:
+    """Give paho an AF_UNIX socketpair for waking its loop.
+
+    paho builds this pair on first use with TCP on 127.0.0.1 (for Windows), which
+    fails in a network namespace without interfaces and would need AF_INET under
+    systemd's RestrictAddressFamilies=AF_UNIX. paho only creates the pair when it
+    is missing, so setting it first keeps the daemon AF_UNIX-only.
+    """
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    client._sockpairR, client._sockpairW = reader, writer  # noqa: SLF001
+
+
 class MqttTransport:
     """A persistent-session MQTT client with status, will and resubscription.
 
@@ -166,6 +181,7 @@ class MqttTransport:
             if tls and tls.insecure:
                 client.tls_insecure_set(True)
         client.will_set(status_topic, b"offline", qos=1, retain=True)
+        _use_unix_wakeup_pair(client)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
