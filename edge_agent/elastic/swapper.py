@@ -35,6 +35,8 @@ __all__ = ["Swapper", "choose_variant", "release_memory"]
 log = structlog.get_logger("edge_agent.elastic")
 
 _LOAD_TIMEOUT_S = 300.0
+_MIN_OBSERVED_BYTES = 1 << 20  # smaller deltas are allocator noise
+_MAX_CORRECTION = 2.0
 
 
 def release_memory() -> bool:
@@ -113,10 +115,11 @@ class Swapper:
         self._on_change = on_change
         self._stop = threading.Event()
         manifests = [w.pipeline.package.manifest for w in self.workers.values()]
+        self._profiles = profiles_for(manifests, settings)
         self.controller = SizingController(
             probe or MemoryProbe(),
             SizingPolicy(settings.elastic),
-            profiles_for(manifests, settings),
+            self._profiles,
             self.apply,
             self._stop,
             clock=clock,
@@ -164,8 +167,7 @@ class Swapper:
             release_memory()
             after = process_memory().get("rssanon", 0)
             if variant is not None and not was_loaded and after > before:
-                # A load from nothing is a clean measurement of what the variant holds.
-                self.controller.note_observed(family, variant, after - before)
+                self._correct_needs(family, variant, after - before)
         swap = {
             "family": family,
             "from": decision.from_variant,
@@ -178,6 +180,24 @@ class Swapper:
         log.info("variant_switched", **swap, budget=decision.budget_bytes, need=decision.need_bytes)
         if self._on_change is not None:
             self._on_change()
+
+    def _correct_needs(self, family: str, variant: str, observed: int) -> None:
+        """Scale the family's manifest needs by what loading ``variant`` really took.
+
+        A load from nothing is a clean measurement, but of one variant only; scaling
+        every variant of the family by the same ratio keeps their needs comparable
+        (correcting only the loaded one would mix measured and manifest units).
+        The ratio is clamped so one noisy reading cannot swing sizing wildly.
+        """
+        profile = next(p for p in self._profiles if p.family == family)
+        base = profile.variant(variant).need_bytes
+        if base <= 0 or observed < _MIN_OBSERVED_BYTES:
+            return
+        ratio = min(_MAX_CORRECTION, max(1 / _MAX_CORRECTION, observed / base))
+        for option in profile.variants:
+            self.controller.note_observed(family, option.id, int(option.need_bytes * ratio))
+        log.info("variant_need_corrected", family=family, variant=variant, observed=observed,
+                 manifest_need=base, ratio=round(ratio, 3))
 
     # -- lifecycle -------------------------------------------------------------------------
 

@@ -1,0 +1,57 @@
+"""``make bench``: every benchmark whose figures the README quotes, in one run.
+
+Each command's output is printed under its own heading and also written to
+``benchmarks/results/<name>.txt`` so the README can quote it with its command.
+Slow, and noisy on a shared machine: compare ratios within one run, not runs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PY = sys.executable
+
+BENCHMARKS: list[tuple[str, list[str]]] = [
+    ("e2e_faces", [PY, "benchmarks/e2e_throughput.py", "--pipeline", "faces", "--messages", "300"]),
+    ("faces_models", [PY, "benchmarks/faces_models.py", "--runs", "200"]),
+    ("text_table", [PY, "benchmarks/text_models.py", "--table", "models/text"]),
+    ("wakeword_streams_50", [PY, "benchmarks/wakeword_streams.py", "--streams", "50",
+                             "--seconds", "20"]),
+    ("wakeword_vad", [PY, "benchmarks/wakeword_vad.py", "--minutes", "5"]),
+    ("elastic_memory", [PY, "benchmarks/elastic_memory.py"]
+     + ([] if os.geteuid() == 0 else ["--skip-cgroup"])),
+]
+
+
+def main() -> int:
+    out_dir = REPO / "benchmarks" / "results"
+    out_dir.mkdir(exist_ok=True)
+    only = set(sys.argv[1:])
+    failed = 0
+    for name, cmd in BENCHMARKS:
+        if only and name not in only:
+            continue
+        print(f"\n## {name}: {' '.join(c if c != PY else 'python' for c in cmd)}\n", flush=True)
+        start = time.monotonic()
+        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=False)
+        lines = [ln for ln in proc.stdout.splitlines()
+                 if not ln.startswith(("INFO:", "WARNING:", "ERROR:"))]
+        text = "\n".join(lines)
+        print(text)
+        if proc.returncode != 0:
+            failed += 1
+            print(proc.stderr[-3000:], file=sys.stderr)
+        (out_dir / f"{name}.txt").write_text(
+            f"$ {' '.join(c if c != PY else 'python' for c in cmd)}\n"
+            f"# {time.strftime('%Y-%m-%d %H:%M')} UTC, {time.monotonic() - start:.0f} s, "
+            f"exit {proc.returncode}\n{text}\n")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
