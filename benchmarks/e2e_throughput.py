@@ -22,13 +22,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from support.broker import Broker  # noqa: E402
-from support.client import TestClient  # noqa: E402
-from support.daemon import DaemonProcess, toml_dump  # noqa: E402
+from support.broker import Broker
+from support.client import TestClient
+from support.daemon import DaemonProcess, toml_dump
 
-from edge_agent.config.loader import load_config  # noqa: E402
-from edge_agent.daemon import build_pipeline  # noqa: E402
-from edge_agent.elastic.swapper import choose_variant  # noqa: E402
+from edge_agent.config.loader import load_config
+from edge_agent.daemon import build_pipeline
+from edge_agent.elastic.swapper import choose_variant
 
 SAMPLES = {
     "faces": (REPO / "tests" / "fixtures" / "images" / "face.jpg", "image/jpeg"),
@@ -170,12 +170,11 @@ def main() -> None:
     print()
     print("| path | p50 ms | p99 ms | messages/s |")
     print("|---|---|---|---|")
-    print(
-        f"| bare interpreter loop ({variant}) | {bare['p50_ms']:.2f} | {bare['p99_ms']:.2f} | {bare['per_s']:.0f} |"
-    )
-    print(
-        f"| end to end via mosquitto (JPEG decode + prepare + infer + publish) | {e2e['p50_ms']:.2f} | {e2e['p99_ms']:.2f} | {e2e['per_s']:.0f} |"
-    )
+    row = "| {} | {:.2f} | {:.2f} | {:.0f} |"
+    print(row.format(f"bare interpreter loop ({variant})", bare["p50_ms"], bare["p99_ms"],
+                     bare["per_s"]))
+    print(row.format("end to end via mosquitto (decode, prepare, infer, publish)",
+                     e2e["p50_ms"], e2e["p99_ms"], e2e["per_s"]))
     print(f"\nend-to-end throughput = {out['throughput_ratio']:.2f} x bare interpreter loop")
 
 

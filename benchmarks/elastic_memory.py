@@ -26,31 +26,47 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from support.broker import Broker  # noqa: E402
-from support.client import TestClient  # noqa: E402
-from support.daemon import DaemonProcess, toml_dump  # noqa: E402
+from support.broker import Broker
+from support.client import TestClient
+from support.daemon import DaemonProcess, toml_dump
 
-from edge_agent.runtime.manifest import load_package  # noqa: E402
+from edge_agent.runtime.manifest import load_package
 
 MiB = 1024 * 1024
 FAMILIES = ("faces", "text", "wakeword")
 SAMPLES = {
-    "faces": ("sensors/b/image", (REPO / "tests/fixtures/images/face.jpg").read_bytes(), "image/jpeg"),
+    "faces": (
+        "sensors/b/image",
+        (REPO / "tests/fixtures/images/face.jpg").read_bytes(),
+        "image/jpeg",
+    ),
     "text": ("sensors/b/text", b"the basement floor is wet near the boiler", "text/plain"),
-    "wakeword": ("sensors/b/clip",
-                 (REPO / "tests/fixtures/wakeword/okay_nabu_flite_rms.wav").read_bytes(), "audio/wav"),
+    "wakeword": (
+        "sensors/b/clip",
+        (REPO / "tests/fixtures/wakeword/okay_nabu_flite_rms.wav").read_bytes(),
+        "audio/wav",
+    ),
 }
 
 
-def _config(root: Path, url: str, enabled: set[str], pinned: dict[str, str] | None = None,
-            **extra: Any) -> Path:
+def _config(
+    root: Path, url: str, enabled: set[str], pinned: dict[str, str] | None = None, **extra: Any
+) -> Path:
     config: dict[str, Any] = {
-        "device_id": "bench", "cache_dir": str(root / "cache"),
-        "broker": {"url": url}, "log": {"format": "json", "level": "info"},
+        "device_id": "bench",
+        "cache_dir": str(root / "cache"),
+        "broker": {"url": url},
+        "log": {"format": "json", "level": "info"},
         "stats": {"interval_s": 60.0},
         "pipelines": {k: {"kind": k, "enabled": k in enabled} for k in FAMILIES},
-        "routes": {"clip": {"topic": "sensors/+/clip", "pipeline": "wakeword",
-                            "options": {"mode": "clip"}, "enabled": "wakeword" in enabled}},
+        "routes": {
+            "clip": {
+                "topic": "sensors/+/clip",
+                "pipeline": "wakeword",
+                "options": {"mode": "clip"},
+                "enabled": "wakeword" in enabled,
+            }
+        },
         **extra,
     }
     if pinned:
@@ -65,7 +81,8 @@ def _ask(client: TestClient, family: str, timeout: float = 60) -> dict[str, Any]
     rid = uuid.uuid4().hex
     client.publish(topic, payload, content_type=ctype, correlation_data=rid.encode())
     found = client.wait_for(
-        lambda m: "/results/" in m.topic and m.json().get("request_id") == rid, timeout=timeout)
+        lambda m: "/results/" in m.topic and m.json().get("request_id") == rid, timeout=timeout
+    )
     return found[0].json()
 
 
@@ -88,8 +105,13 @@ def memory_per_variant(root: Path, broker: Broker, client: TestClient) -> list[d
             doc = _ask(client, family)
             assert doc["model"]["variant"] == variant.id, doc["model"]
             time.sleep(0.5)
-            rows.append({"family": family, "variant": variant.id,
-                         "daemon_rss_anon": rss_anon(daemon.proc.pid)})  # type: ignore[union-attr]
+            rows.append(
+                {
+                    "family": family,
+                    "variant": variant.id,
+                    "daemon_rss_anon": rss_anon(daemon.proc.pid),
+                }
+            )  # type: ignore[union-attr]
             daemon.terminate()
     return rows
 
@@ -105,7 +127,6 @@ def swap_time(root: Path, broker: Broker, client: TestClient) -> dict[str, Any]:
     cfg = _config(root, broker.unix_url, {"text"}, elastic={"check_interval_s": 3600.0})
     daemon = Daemon(load_config([cfg], environ={}).settings)
     daemon.start()
-    results: list[tuple[float, str]] = []
     stop = threading.Event()
     topic = "edge-agent/bench/results/text/b"
 
@@ -122,21 +143,34 @@ def swap_time(root: Path, broker: Broker, client: TestClient) -> dict[str, Any]:
     assert daemon.sizing is not None
     for to in ("s", "xl"):
         current = daemon.sizing.controller.current()["text"]
-        decision = Decision("text", current, to, SizingReason.OVER_BUDGET if to == "s"
-                            else SizingReason.STEP_UP, 0, 0, 0, transient_fits=True)
+        decision = Decision(
+            "text",
+            current,
+            to,
+            SizingReason.OVER_BUDGET if to == "s" else SizingReason.STEP_UP,
+            0,
+            0,
+            0,
+            transient_fits=True,
+        )
         t0 = time.monotonic()
         daemon.sizing.apply("text", to, decision)
         applied = time.monotonic() - t0
         while True:
-            new = [m for m in client.messages[seen:] if m.topic == topic
-                   and m.json()["model"]["variant"] == to]
+            new = [
+                m
+                for m in client.messages[seen:]
+                if m.topic == topic and m.json()["model"]["variant"] == to
+            ]
             if new:
                 break
             time.sleep(0.005)
         first_answer = time.monotonic() - t0
         seen = len(client.messages)
-        out[f"{current}->{to}"] = {"apply_s": round(applied, 3),
-                                   "decision_to_first_answer_s": round(first_answer, 3)}
+        out[f"{current}->{to}"] = {
+            "apply_s": round(applied, 3),
+            "decision_to_first_answer_s": round(first_answer, 3),
+        }
     stop.set()
     thread.join(5)
     daemon.stop()
@@ -217,8 +251,10 @@ def main() -> None:
     for name, fig in out["swap"].items():
         print(f"| {name} | {fig['decision_to_first_answer_s']:.3f} |")
     if "smallest_cgroup_limit_bytes" in out:
-        print(f"\nsmallest cgroup limit answering every route: "
-              f"{out['smallest_cgroup_limit_bytes'] / MiB:.0f} MiB")
+        print(
+            f"\nsmallest cgroup limit answering every route: "
+            f"{out['smallest_cgroup_limit_bytes'] / MiB:.0f} MiB"
+        )
 
 
 if __name__ == "__main__":

@@ -20,11 +20,15 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
     ("e2e_faces", [PY, "benchmarks/e2e_throughput.py", "--pipeline", "faces", "--messages", "300"]),
     ("faces_models", [PY, "benchmarks/faces_models.py", "--runs", "200"]),
     ("text_table", [PY, "benchmarks/text_models.py", "--table", "models/text"]),
-    ("wakeword_streams_50", [PY, "benchmarks/wakeword_streams.py", "--streams", "50",
-                             "--seconds", "20"]),
+    (
+        "wakeword_streams_50",
+        [PY, "benchmarks/wakeword_streams.py", "--streams", "50", "--seconds", "20"],
+    ),
     ("wakeword_vad", [PY, "benchmarks/wakeword_vad.py", "--minutes", "5"]),
-    ("elastic_memory", [PY, "benchmarks/elastic_memory.py"]
-     + ([] if os.geteuid() == 0 else ["--skip-cgroup"])),
+    (
+        "elastic_memory",
+        [PY, "benchmarks/elastic_memory.py"] + ([] if os.geteuid() == 0 else ["--skip-cgroup"]),
+    ),
 ]
 
 
@@ -39,8 +43,11 @@ def main() -> int:
         print(f"\n## {name}: {' '.join(c if c != PY else 'python' for c in cmd)}\n", flush=True)
         start = time.monotonic()
         proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=False)
-        lines = [ln for ln in proc.stdout.splitlines()
-                 if not ln.startswith(("INFO:", "WARNING:", "ERROR:"))]
+        lines = [
+            ln
+            for ln in proc.stdout.splitlines()
+            if not ln.startswith(("INFO:", "WARNING:", "ERROR:"))
+        ]
         text = "\n".join(lines)
         print(text)
         if proc.returncode != 0:
@@ -49,7 +56,8 @@ def main() -> int:
         (out_dir / f"{name}.txt").write_text(
             f"$ {' '.join(c if c != PY else 'python' for c in cmd)}\n"
             f"# {time.strftime('%Y-%m-%d %H:%M')} UTC, {time.monotonic() - start:.0f} s, "
-            f"exit {proc.returncode}\n{text}\n")
+            f"exit {proc.returncode}\n{text}\n"
+        )
     return 1 if failed else 0
 
 

@@ -38,11 +38,11 @@ import structlog
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from wakeword_synth import PHRASES, Voice, available_voices, synthesize  # noqa: E402
+from wakeword_synth import PHRASES, Voice, available_voices, synthesize
 
-from edge_agent.pipelines.wakeword import WakewordOptions, WakewordPipeline  # noqa: E402
-from edge_agent.pipelines.wakeword_stream import StreamState  # noqa: E402
-from edge_agent.runtime.manifest import load_package  # noqa: E402
+from edge_agent.pipelines.wakeword import WakewordOptions, WakewordPipeline
+from edge_agent.pipelines.wakeword_stream import StreamState
+from edge_agent.runtime.manifest import load_package
 
 CHUNK = 320  # 20 ms
 LEAD_S, TAIL_S = 0.5, 1.0

@@ -23,10 +23,10 @@ import structlog
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from wakeword_synth import PHRASES, available_voices, synthesize  # noqa: E402
+from wakeword_synth import PHRASES, available_voices, synthesize
 
-from edge_agent.pipelines.wakeword import WakewordOptions, WakewordPipeline  # noqa: E402
-from edge_agent.runtime.manifest import load_package  # noqa: E402
+from edge_agent.pipelines.wakeword import WakewordOptions, WakewordPipeline
+from edge_agent.runtime.manifest import load_package
 
 
 def main() -> int:

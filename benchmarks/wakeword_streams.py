@@ -34,15 +34,15 @@ import structlog
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from wakeword_synth import PHRASES, available_voices, missing_tools, synthesize  # noqa: E402
+from wakeword_synth import PHRASES, available_voices, missing_tools, synthesize
 
-from edge_agent.pipelines.base import AudioSample, RequestContext  # noqa: E402
-from edge_agent.pipelines.wakeword import (  # noqa: E402
+from edge_agent.pipelines.base import AudioSample, RequestContext
+from edge_agent.pipelines.wakeword import (
     WakewordOptions,
     WakewordPipeline,
     WakewordRouteOptions,
 )
-from edge_agent.runtime.manifest import load_package  # noqa: E402
+from edge_agent.runtime.manifest import load_package
 
 
 def _audio(seconds: float, seed: int) -> np.ndarray:

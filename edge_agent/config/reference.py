@@ -72,7 +72,9 @@ def reference_markdown() -> str:
     head = "| key | type | default | description |\n|---|---|---|---|\n"
     parts = [
         "#### Top level and sections\n\n" + head + "\n".join(_rows(AgentSettings, "")),
-        "#### `pipelines.<name>`\n\n" + head + "\n".join(_rows(PipelineSettings, "pipelines.<name>.")),
+        "#### `pipelines.<name>`\n\n"
+        + head
+        + "\n".join(_rows(PipelineSettings, "pipelines.<name>.")),
         "#### `routes.<name>`\n\n" + head + "\n".join(_rows(RouteSettings, "routes.<name>.")),
     ]
     for kind in KINDS:

@@ -111,7 +111,7 @@ def _use_unix_wakeup_pair(client: paho.Client) -> None:
     reader, writer = socket.socketpair()
     reader.setblocking(False)
     writer.setblocking(False)
-    client._sockpairR, client._sockpairW = reader, writer  # noqa: SLF001
+    client._sockpairR, client._sockpairW = reader, writer
 
 
 class MqttTransport:

@@ -7,6 +7,7 @@ when no memory cgroup can be created.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -64,16 +65,15 @@ class MemoryCgroup:
     def remove(self) -> None:
         root = self.path.parent
         for pid in self.procs.read_text().split():
-            try:
+            with contextlib.suppress(OSError):
                 (root / "cgroup.procs").write_text(pid)
-            except OSError:
-                pass
         for _ in range(50):
             try:
                 self.path.rmdir()
-                return
             except OSError:
                 time.sleep(0.1)
+            else:
+                return
 
 
 @pytest.fixture
@@ -94,7 +94,9 @@ def _variant(mqtt: TestClient, since: int) -> str | None:
     return docs[-1]["pipelines"]["text"]["variant"] if docs else None
 
 
-def _wait_variant(mqtt: TestClient, pred: Callable[[str | None], bool], timeout: float) -> str | None:
+def _wait_variant(
+    mqtt: TestClient, pred: Callable[[str | None], bool], timeout: float
+) -> str | None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         v = _variant(mqtt, 0)
@@ -105,7 +107,9 @@ def _wait_variant(mqtt: TestClient, pred: Callable[[str | None], bool], timeout:
 
 
 def test_steps_down_under_a_lowered_limit_and_back_up_without_losing_messages(
-    start_daemon: Callable[..., DaemonProcess], mqtt: TestClient, cgroup: MemoryCgroup,
+    start_daemon: Callable[..., DaemonProcess],
+    mqtt: TestClient,
+    cgroup: MemoryCgroup,
     tmp_path: Path,
 ) -> None:
     wrapper = tmp_path / "in-cgroup.sh"
@@ -115,11 +119,17 @@ def test_steps_down_under_a_lowered_limit_and_back_up_without_losing_messages(
     reserve = 24 * MiB
     daemon = start_daemon(
         argv_prefix=[str(wrapper)],
-        pipelines={"faces": {"kind": "faces", "enabled": False},
-                   "text": {"kind": "text"},
-                   "wakeword": {"kind": "wakeword", "enabled": False}},
-        elastic={"check_interval_s": 0.3, "hold_s": hold_s, "cgroup_reserve_bytes": reserve,
-                 "mode": "quality-first"},
+        pipelines={
+            "faces": {"kind": "faces", "enabled": False},
+            "text": {"kind": "text"},
+            "wakeword": {"kind": "wakeword", "enabled": False},
+        },
+        elastic={
+            "check_interval_s": 0.3,
+            "hold_s": hold_s,
+            "cgroup_reserve_bytes": reserve,
+            "mode": "quality-first",
+        },
     )
     top = _wait_variant(mqtt, lambda v: v is not None, 30)
     assert top == "xl"
@@ -131,8 +141,11 @@ def test_steps_down_under_a_lowered_limit_and_back_up_without_losing_messages(
         i = 0
         while not stop.is_set():
             rid = f"m{i}"
-            mqtt.publish("sensors/probe/text", b"the basement floor is wet near the boiler",
-                         correlation_data=rid.encode())
+            mqtt.publish(
+                "sensors/probe/text",
+                b"the basement floor is wet near the boiler",
+                correlation_data=rid.encode(),
+            )
             sent.append(rid)
             i += 1
             time.sleep(0.05)
@@ -152,7 +165,8 @@ def test_steps_down_under_a_lowered_limit_and_back_up_without_losing_messages(
             time.sleep(1.0)
         lowered = _wait_variant(mqtt, lambda v: v != "xl", 5)
         assert lowered is not None, "stepped down to nothing: the squeeze skipped every variant"
-        assert daemon.proc is not None and daemon.proc.poll() is None
+        assert daemon.proc is not None
+        assert daemon.proc.poll() is None
         assert cgroup.oom_kills() == 0
         time.sleep(1.0)
         raised_at = time.monotonic()

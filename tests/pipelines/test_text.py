@@ -18,7 +18,7 @@ from edge_agent.pipelines.text import TextOptions, TextPipeline, TextRouteOption
 from edge_agent.runtime.manifest import load_package
 
 TEXT = Path(__file__).resolve().parents[2] / "models" / "text"
-SECRET = "the spare key is under the blue flowerpot"  # noqa: S105 - not a credential
+SECRET = "the spare key is under the blue flowerpot"
 
 
 @pytest.fixture(scope="module")

@@ -74,8 +74,11 @@ def test_daemon_opens_no_socket_but_the_brokers(
     assert sockets, "strace saw no socket() at all: the trace is not working"
     families = {re.search(r"socket\((AF_\w+)", c).group(1) for c in sockets}  # type: ignore[union-attr]
     assert families == {"AF_UNIX"}, sockets
-    targets = {re.search(r'sun_path="([^"]*)"', c).group(1) for c in connects  # type: ignore[union-attr]
-               if "sun_path" in c}
+    targets = {
+        re.search(r'sun_path="([^"]*)"', c).group(1)
+        for c in connects  # type: ignore[union-attr]
+        if "sun_path" in c
+    }
     assert targets == {str(broker.socket_path)}, connects
     assert all("sun_path" in c for c in connects), connects
 
@@ -96,7 +99,7 @@ def test_no_payload_text_or_bytes_in_any_log_line(
         assert word not in lowered
     for payload in (FACE.read_bytes(), WAKE.read_bytes()[44:]):
         for start in range(0, len(payload) - 24, max(1, len(payload) // 50)):
-            window = payload[start:start + 24]
+            window = payload[start : start + 24]
             assert window.hex() not in log
             assert base64.b64encode(window).decode()[4:28] not in log
             assert repr(window)[2:30] not in log
