@@ -174,7 +174,8 @@ def test_a_budget_wobbling_inside_the_margin_never_flaps(
     for _, _, (d,) in simulate(SizingPolicy(cfg), [profile], series):
         assert d.reason is not R.STEP_UP
         changes += d.changed
-    assert changes <= len(profile.variants)
+    # The first load from nothing, then at most one step down per variant: never back up.
+    assert changes <= len(profile.variants) + 1
 
 
 @settings(max_examples=200, deadline=None)
