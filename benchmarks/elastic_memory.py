@@ -86,9 +86,9 @@ def _ask(client: TestClient, family: str, timeout: float = 60) -> dict[str, Any]
     return found[0].json()
 
 
-def rss_anon(pid: int) -> int:
+def rss(pid: int, field: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("RssAnon:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) * 1024
     return 0
 
@@ -105,13 +105,10 @@ def memory_per_variant(root: Path, broker: Broker, client: TestClient) -> list[d
             doc = _ask(client, family)
             assert doc["model"]["variant"] == variant.id, doc["model"]
             time.sleep(0.5)
-            rows.append(
-                {
-                    "family": family,
-                    "variant": variant.id,
-                    "daemon_rss_anon": rss_anon(daemon.proc.pid),
-                }
-            )  # type: ignore[union-attr]
+            pid = daemon.proc.pid  # type: ignore[union-attr]
+            rows.append({"family": family, "variant": variant.id,
+                         "daemon_rss_anon": rss(pid, "RssAnon"),
+                         "daemon_rss_file": rss(pid, "RssFile")})
             daemon.terminate()
     return rows
 
@@ -244,9 +241,10 @@ def main() -> None:
             client.close()
             broker.stop()
     print(json.dumps(out))
-    print("\n| family | variant | daemon RssAnon (MiB) |\n|---|---|---|")
+    print("\n| family | variant | daemon RssAnon (MiB) | daemon RssFile (MiB) |\n|---|---|---|---|")
     for row in out["memory"]:
-        print(f"| {row['family']} | {row['variant']} | {row['daemon_rss_anon'] / MiB:.1f} |")
+        print(f"| {row['family']} | {row['variant']} | {row['daemon_rss_anon'] / MiB:.1f} "
+              f"| {row['daemon_rss_file'] / MiB:.1f} |")
     print("\n| swap | decision → first answer from the new variant (s) |\n|---|---|")
     for name, fig in out["swap"].items():
         print(f"| {name} | {fig['decision_to_first_answer_s']:.3f} |")

@@ -208,11 +208,13 @@ class Swapper:
         seconds at start but means a later step down under memory pressure only maps
         files; building a variant inside a nearly full cgroup would thrash.
         """
-        if self.settings.elastic.mode != "pinned":
-            for worker in self.workers.values():
-                ids = [v.id for v in worker.pipeline.package.manifest.variants]
-                if len(ids) > 1:
-                    worker.prepare_variants(ids, wait=_LOAD_TIMEOUT_S)
+        elastic = self.settings.elastic
+        for worker in self.workers.values():
+            family = worker.pipeline.package.family
+            ids = [v.id for v in worker.pipeline.package.manifest.variants]
+            if len(ids) > 1 and elastic.mode != "pinned" and family not in elastic.pinned:
+                worker.prepare_variants(ids, wait=_LOAD_TIMEOUT_S)
+        release_memory()  # preparing left freed heap behind
         self.controller.tick()
         for family, workers in self._by_family.items():
             for worker in workers:

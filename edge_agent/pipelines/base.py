@@ -12,12 +12,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from edge_agent.errors import ModelError
 from edge_agent.runtime.manifest import ModelPackage
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
 ]
 
 Modality = Literal["image", "audio", "text"]
+_SettingsT = TypeVar("_SettingsT", bound=BaseModel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +185,21 @@ class Pipeline(abc.ABC):
         self.options = options
         self.num_threads = num_threads
         self.cache_dir = cache_dir
+
+    def family_settings(self, model: type[_SettingsT]) -> _SettingsT:
+        """Validate the manifest's ``[pipeline]`` table with the family's own model.
+
+        Raises:
+            ModelError: The table does not match ``model``.
+        """
+        try:
+            return model.model_validate(self.package.manifest.pipeline)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ModelError(
+                f"[pipeline] {where}: {first['msg']}", family=self.package.family
+            ) from exc
 
     @property
     @abc.abstractmethod

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from edge_agent.errors import ModelError, PayloadError, Reason
 from edge_agent.pipelines.base import (
@@ -170,13 +170,7 @@ class FacesPipeline(Pipeline):
         cache_dir: Path | None = None,
     ) -> None:
         super().__init__(name, package, options, num_threads=num_threads, cache_dir=cache_dir)
-        try:
-            self.settings = FacesSettings.model_validate(self.package.manifest.pipeline)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise ModelError(f"[pipeline] {where}: {first['msg']}",
-                             family=self.package.family) from exc
+        self.settings = self.family_settings(FacesSettings)
         self._loaded: _Loaded | None = None
 
     @property

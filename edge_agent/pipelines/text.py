@@ -28,7 +28,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 import numpy.typing as npt
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from edge_agent.errors import ModelError, PayloadError, Reason
 from edge_agent.pipelines.base import Modality, Pipeline, RequestContext, Sample, TextSample
@@ -177,13 +177,7 @@ class TextPipeline(Pipeline):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        try:
-            self.settings = TextSettings.model_validate(self.package.manifest.pipeline)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise ModelError(f"[pipeline] {where}: {first['msg']}",
-                             family=self.package.family) from exc
+        self.settings = self.family_settings(TextSettings)
         self._loaded: _Loaded | None = None
         self._table: EmbeddingTable | None = None
         self._tokenizer: Any = None

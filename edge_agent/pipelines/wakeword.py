@@ -70,7 +70,7 @@ class WakewordPipeline(Pipeline):
         self._opts: WakewordOptions = (
             self.options if isinstance(self.options, WakewordOptions) else WakewordOptions()
         )
-        self._settings = WakewordPackageSettings.model_validate(self.package.manifest.pipeline)
+        self._settings = self.family_settings(WakewordPackageSettings)
         self._variant: str | None = None
         self._specs: dict[str, WakeWordSpec] = {}
         self._streams: OrderedDict[tuple[str, str], StreamState] = OrderedDict()
