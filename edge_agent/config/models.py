@@ -65,6 +65,12 @@ class BrokerSettings(_Strict):
         description="systemd credential name ($CREDENTIALS_DIRECTORY/<name>) holding the password.",
     )
     tls: TlsSettings | None = Field(default=None, description="TLS options (mqtts:// only).")
+
+    @field_validator("protocol", mode="before")
+    @classmethod
+    def _protocol_text(cls, value: object) -> object:
+        # `protocol = 5` in TOML, or EDGE_AGENT_BROKER__PROTOCOL=5, arrives as a number.
+        return str(value) if isinstance(value, int | float) else value
     keepalive_s: int = Field(default=30, ge=5, le=3600, description="MQTT keepalive in seconds.")
     session_expiry_s: int = Field(
         default=86400,

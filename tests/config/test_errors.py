@@ -88,3 +88,8 @@ def test_config_show_prints_sources(tmp_path: Path, capsys: pytest.CaptureFixtur
     out = capsys.readouterr().out
     assert f'topic_prefix = "tp"  # file {f} ({f}:1)' in out
     assert 'device_id = "d9"  # flag --device' in out
+
+
+def test_numeric_protocol_from_env_is_accepted() -> None:
+    settings = load_config([], environ={"EDGE_AGENT_BROKER__PROTOCOL": "5"}).settings
+    assert settings.broker.protocol == "5"
