@@ -6,6 +6,7 @@ Fixture ``okay_nabu_flite_rms.wav`` (see ``test_wakeword.py``) is streamed as ra
 
 from __future__ import annotations
 
+import time
 import wave
 from collections.abc import Callable
 from pathlib import Path
@@ -72,3 +73,46 @@ def test_wav_clip_gets_one_result_with_detections(
     doc = mqtt.on_topic(RESULT)[0].json()
     assert [d["wake_word"] for d in doc["result"]["detections"]] == ["okay_nabu"]
     assert doc["result"]["duration_s"] > 1.0
+
+
+def test_two_sensors_interleaved_get_their_own_detections(
+    start_daemon: Callable[..., DaemonProcess], mqtt: TestClient
+) -> None:
+    """Uneven chunks of two streams, interleaved on the broker: each keeps its own state."""
+    _start(start_daemon)
+    silence = b"\0\0" * 8000  # 0.5 s
+    streams = {"mic1": _l16(), "mic2": silence + _l16()}
+    rng = np.random.default_rng(7)
+    cursors = {"mic1": 0, "mic2": 0}
+    seqs = {"mic1": 0, "mic2": 0}
+    while any(cursors[s] < len(pcm) for s, pcm in streams.items()):
+        for sensor, pcm in streams.items():
+            if cursors[sensor] >= len(pcm):
+                continue
+            size = int(rng.integers(80, 4000)) * 2  # uneven, sample-aligned
+            mqtt.publish(
+                f"sensors/{sensor}/audio",
+                pcm[cursors[sensor] : cursors[sensor] + size],
+                content_type=L16,
+                user_properties=[("stream", sensor), ("seq", str(seqs[sensor]))],
+            )
+            cursors[sensor] += size
+            seqs[sensor] += 1
+    for sensor in streams:
+        mqtt.on_topic(f"edge-agent/testdev/results/wakeword/{sensor}", timeout=30)
+    time.sleep(1.0)  # a second (wrong) event would arrive by now
+    events = {
+        sensor: [
+            m.json()["result"]
+            for m in mqtt.matching(
+                lambda m, s=sensor: m.topic == f"edge-agent/testdev/results/wakeword/{s}"
+            )
+        ]
+        for sensor in streams
+    }
+    assert [e["wake_word"] for e in events["mic1"]] == ["okay_nabu"]
+    assert [e["wake_word"] for e in events["mic2"]] == ["okay_nabu"]
+    # The same phrase, 0.5 s later in mic2's own stream.
+    assert events["mic2"][0]["offset_s"] - events["mic1"][0]["offset_s"] == pytest.approx(
+        0.5, abs=0.05
+    )
