@@ -113,7 +113,7 @@ class Worker:
         self._control_ready = threading.Event()
         self.on_loaded: Callable[[Worker, str | None], None] | None = None
         self.on_unloaded_message: Callable[[Worker], None] | None = None
-        self.load_wait_s = 15.0
+        self.load_wait_s = 5.0  # sizing is woken by the message; a load takes < 1 s
         self.last_message = time.monotonic()
         self.busy_since: float | None = None
 
