@@ -97,6 +97,11 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="start a private broker, the daemon and a demo publisher")
     _config_args(demo)
     demo.add_argument("--rounds", type=int, default=0, help="publish rounds (0: until Ctrl-C)")
+    demo.add_argument(
+        "--embedded-broker",
+        action="store_true",
+        help="use the embedded amqtt broker even when mosquitto is installed",
+    )
     return parser
 
 
@@ -213,7 +218,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from edge_agent.demo import run_demo
 
     flags, _names = _flags(args)
-    return run_demo(args.config, device=args.device, flags=flags, rounds=args.rounds)
+    return run_demo(
+        args.config,
+        device=args.device,
+        flags=flags,
+        rounds=args.rounds,
+        embedded_broker=args.embedded_broker,
+    )
 
 
 _COMMANDS = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import shutil
 import socket
 import subprocess
@@ -84,6 +85,8 @@ def _amqtt() -> Iterator[PrivateBroker]:
         raise TransportError(
             "no broker: install mosquitto (apt-get install mosquitto) or pip install amqtt"
         ) from exc
+    # amqtt logs its own task cancellations at shutdown as tracebacks: not ours to show.
+    logging.getLogger("amqtt").setLevel(logging.CRITICAL)
     port = _free_port()
     config = {
         "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
@@ -112,12 +115,14 @@ def _amqtt() -> Iterator[PrivateBroker]:
         thread.join(5)
 
 
-def private_broker(root: Path) -> contextlib.AbstractContextManager[PrivateBroker]:
-    """Mosquitto when installed, else the embedded amqtt broker."""
+def private_broker(
+    root: Path, *, embedded: bool = False
+) -> contextlib.AbstractContextManager[PrivateBroker]:
+    """Mosquitto when installed (unless ``embedded``), else the embedded amqtt broker."""
     binary = shutil.which("mosquitto") or (
         "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
     )
-    return _mosquitto(binary, root) if binary else _amqtt()
+    return _mosquitto(binary, root) if binary and not embedded else _amqtt()
 
 
 def _samples(models_dir: Path) -> list[tuple[str, str, bytes]]:
@@ -161,6 +166,7 @@ def run_demo(
     device: str | None,
     flags: Mapping[str, str],
     rounds: int = 0,
+    embedded_broker: bool = False,
 ) -> int:
     """Run the demo until Ctrl-C (or ``rounds`` publish rounds). Returns the exit status."""
     from edge_agent.daemon import Daemon
@@ -168,7 +174,7 @@ def run_demo(
 
     with (
         tempfile.TemporaryDirectory(prefix="edge-agent-demo-") as tmp,
-        private_broker(Path(tmp)) as broker,
+        private_broker(Path(tmp), embedded=embedded_broker) as broker,
     ):
         root = Path(tmp)
         base = {
