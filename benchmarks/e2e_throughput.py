@@ -27,7 +27,7 @@ from support.client import TestClient
 from support.daemon import DaemonProcess, toml_dump
 
 from edge_agent.config.loader import load_config
-from edge_agent.daemon import build_pipeline
+from edge_agent.pipelines.factory import build_pipeline
 from edge_agent.elastic.swapper import choose_variant
 
 SAMPLES = {

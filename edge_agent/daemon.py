@@ -8,8 +8,6 @@ inboxes until the deadline → publish ``offline`` → disconnect → exit 0.
 
 from __future__ import annotations
 
-import collections
-import hashlib
 import threading
 import time
 import uuid
@@ -18,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from pydantic import BaseModel, ValidationError
 
 from edge_agent import __version__
 from edge_agent.config.models import AgentSettings, PipelineSettings
@@ -27,7 +24,7 @@ from edge_agent.errors import ConfigError, PayloadError, Reason
 from edge_agent.health.notify import Notifier
 from edge_agent.health.stats import Stats
 from edge_agent.pipelines.base import Pipeline, RequestContext
-from edge_agent.pipelines.registry import pipeline_class
+from edge_agent.pipelines.factory import build_pipeline, validate_options
 from edge_agent.results.schema import (
     STATUS_SCHEMA,
     Topics,
@@ -35,49 +32,17 @@ from edge_agent.results.schema import (
     result_document,
     to_json,
 )
-from edge_agent.runtime.manifest import ModelPackage, load_package
+from edge_agent.runtime.manifest import ModelPackage
 from edge_agent.transport.address import is_local, parse_broker_url
 from edge_agent.transport.inbox import Inbox
 from edge_agent.transport.mqtt import InboundMessage, MqttTransport, read_password
+from edge_agent.transport.redelivery import RedeliveryFilter
 from edge_agent.transport.routing import Router
 from edge_agent.worker import Job, Worker
 
-__all__ = ["Daemon", "build_pipeline"]
+__all__ = ["Daemon"]
 
 log = structlog.get_logger("edge_agent.daemon")
-
-_DEDUP_WINDOW = 4096
-
-
-def _validate_options(model: type[BaseModel], raw: Mapping[str, Any], key: str) -> BaseModel:
-    try:
-        return model.model_validate(dict(raw))
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        reason = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-        raise ConfigError(reason, key=f"{key}.{loc}" if loc else key) from None
-
-
-def build_pipeline(name: str, settings: AgentSettings, spec: PipelineSettings) -> Pipeline:
-    """Load a pipeline's model package and construct it (no variant loaded yet).
-
-    Raises:
-        ConfigError: Bad options or unknown kind.
-        ModelError: Missing or invalid model package.
-    """
-    cls = pipeline_class(spec.kind)
-    package = load_package(settings.models_dir / spec.family_name)
-    if package.manifest.modality != cls.modality:
-        raise ConfigError(
-            f"family {package.family!r} is {package.manifest.modality}, pipeline kind "
-            f"{spec.kind!r} needs {cls.modality}",
-            key=f"pipelines.{name}.family",
-        )
-    options = _validate_options(cls.options_model, spec.options, f"pipelines.{name}.options")
-    cache = settings.cache_dir / package.family
-    return cls(name, package, options, num_threads=spec.threads, cache_dir=cache)
-
 
 @dataclass
 class _Entry:
@@ -108,8 +73,7 @@ class Daemon:
         self.healthy = threading.Event()
         self._accepting = threading.Event()
         self._entries: dict[str, _Entry] = {}
-        self._recent: collections.OrderedDict[bytes, None] = collections.OrderedDict()
-        self._recent_lock = threading.Lock()
+        self._redeliveries = RedeliveryFilter()
         self.remote_broker = False
         self.transport: MqttTransport | None = None
         self.sizing: Swapper | None = None
@@ -141,7 +105,7 @@ class Daemon:
                 continue
             pipeline = build_pipeline(name, self.settings, spec)
             route_options = {
-                rname: _validate_options(
+                rname: validate_options(
                     pipeline.route_options_model, r.options, f"routes.{rname}.options"
                 )
                 for rname, r in self._routes.items()
@@ -227,21 +191,6 @@ class Daemon:
             return msg.correlation_data.hex()[:64]
         return uuid.uuid4().hex
 
-    def _duplicate(self, msg: InboundMessage) -> bool:
-        """A QoS 1 redelivery (DUP) of a message we already took: acknowledge, don't answer."""
-        if msg.qos == 0:
-            return False
-        digest = hashlib.blake2b(msg.topic.encode() + b"\0" + msg.payload, digest_size=16).digest()
-        with self._recent_lock:
-            seen = digest in self._recent
-            if msg.dup and seen:
-                return True
-            self._recent[digest] = None
-            self._recent.move_to_end(digest)
-            while len(self._recent) > _DEDUP_WINDOW:
-                self._recent.popitem(last=False)
-        return False
-
     def _on_message(self, msg: InboundMessage, ack: Any) -> None:
         if not self._accepting.is_set():
             return  # not acknowledged: the broker keeps it for our next session
@@ -250,7 +199,7 @@ class Daemon:
             self.stats.unrouted += 1
             ack()
             return
-        if self._duplicate(msg):
+        if self._redeliveries.is_redelivery(msg):
             log.info("duplicate_ignored", topic=msg.topic, size=len(msg.payload))
             ack()
             return

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from edge_agent.config.models import AgentSettings
-from edge_agent.daemon import _validate_options, build_pipeline
 from edge_agent.elastic.swapper import choose_variant
 from edge_agent.errors import ConfigError, PayloadError
 from edge_agent.pipelines.base import RequestContext
+from edge_agent.pipelines.factory import build_pipeline, validate_options
 from edge_agent.results.schema import error_document, result_document
 from edge_agent.worker import run_payload
 
@@ -50,7 +50,7 @@ def infer_files(
     route_name = route or (routes[0] if routes else "cli")
     raw_options = settings.routes[route_name].options if route_name in settings.routes else {}
     pipeline = build_pipeline(pipeline_name, settings, spec)
-    options = _validate_options(
+    options = validate_options(
         pipeline.route_options_model, raw_options, f"routes.{route_name}.options"
     )
     pipeline.load(variant or choose_variant(settings, pipeline.package.manifest))
