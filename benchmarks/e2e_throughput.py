@@ -27,8 +27,8 @@ from support.client import TestClient
 from support.daemon import DaemonProcess, toml_dump
 
 from edge_agent.config.loader import load_config
-from edge_agent.pipelines.factory import build_pipeline
 from edge_agent.elastic.swapper import choose_variant
+from edge_agent.pipelines.factory import build_pipeline
 
 SAMPLES = {
     "faces": (REPO / "tests" / "fixtures" / "images" / "face.jpg", "image/jpeg"),
