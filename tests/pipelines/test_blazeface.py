@@ -164,6 +164,69 @@ def test_letterbox_fills_bars_with_the_given_value() -> None:
     assert pixels[0, 0].tolist() == [77, 77, 77]
 
 
+# A 9x6 image letterboxed into 8x8 by MediaPipe 0.10.14's OpenCV converter
+# (cv2.warpPerspective of the padded corners, INTER_LINEAR, BORDER_CONSTANT 0).
+_OPENCV_SRC = [
+    [139, 241, 6, 106, 188, 229, 10, 86, 66],
+    [213, 167, 81, 153, 76, 250, 50, 112, 233],
+    [89, 6, 143, 210, 166, 189, 33, 30, 202],
+    [220, 122, 77, 115, 230, 240, 184, 63, 197],
+    [81, 113, 103, 19, 141, 149, 178, 35, 72],
+    [254, 195, 228, 183, 179, 71, 121, 3, 253],
+]
+_OPENCV_OUT = [
+    [0, 0, 0, 0, 0, 0, 0, 0],
+    [87, 132, 19, 85, 130, 58, 42, 43],
+    [195, 170, 82, 127, 174, 117, 89, 181],
+    [105, 40, 152, 185, 176, 96, 39, 185],
+    [220, 116, 87, 158, 235, 205, 93, 180],
+    [103, 123, 99, 79, 143, 159, 66, 87],
+    [191, 149, 163, 136, 94, 77, 24, 166],
+    [0, 0, 0, 0, 0, 0, 0, 0],
+]
+
+
+def test_letterbox_reproduces_mediapipes_opencv_resampling() -> None:
+    src = np.repeat(np.asarray(_OPENCV_SRC, np.uint8)[:, :, None], 3, axis=2)
+    pixels, _ = letterbox(src, 8, 8)
+    expected = np.repeat(np.asarray(_OPENCV_OUT, np.uint8)[:, :, None], 3, axis=2)
+    np.testing.assert_array_equal(pixels, expected)
+
+
+def test_letterbox_blends_the_fill_value_at_the_image_edge() -> None:
+    src = np.repeat(np.asarray(_OPENCV_SRC, np.uint8)[:, :, None], 3, axis=2)
+    pixels, _ = letterbox(src, 8, 8, fill=77)
+    # Row 1 samples source row -0.375: 5/8 of row 0 and 3/8 of the fill.
+    assert pixels[1, :, 0].tolist() == [116, 161, 48, 114, 159, 86, 71, 72]
+    assert pixels[0].tolist() == [[77, 77, 77]] * 8
+
+
+def test_letterbox_samples_without_anti_aliasing() -> None:
+    # A 2x downscale samples every other source pixel (corner mapping, no
+    # half-pixel offset, no averaging), as OpenCV's warpPerspective does.
+    rgb = np.zeros((64, 64, 3), np.uint8)
+    rgb[:, 1::2] = 255
+    pixels, _ = letterbox(rgb, 32, 32)
+    assert pixels.max() == 0
+
+
+@given(src_w=st.integers(1, 300), src_h=st.integers(1, 300), dst=st.sampled_from([8, 128, 192]),
+       value=st.integers(0, 255))
+def test_letterbox_of_a_flat_image_is_flat_inside_and_filled_outside(
+    src_w: int, src_h: int, dst: int, value: int,
+) -> None:
+    pixels, box = letterbox(np.full((src_h, src_w, 3), value, np.uint8), dst, dst, fill=value)
+    assert pixels.shape == (dst, dst, 3)
+    assert (pixels == value).all()
+    assert box.scale == pytest.approx(dst / max(src_w, src_h))
+
+
+def test_letterbox_at_scale_one_is_the_identity() -> None:
+    rgb = np.random.default_rng(0).integers(0, 256, (128, 128, 3), dtype=np.uint8)
+    pixels, _ = letterbox(rgb, 128, 128)
+    np.testing.assert_array_equal(pixels, rgb)
+
+
 @given(
     src_w=st.integers(1, 4000), src_h=st.integers(1, 4000), dst=st.sampled_from([128, 192, 256]),
     x=st.floats(0.0, 1.0), y=st.floats(0.0, 1.0),
@@ -183,7 +246,11 @@ def test_letterbox_keeps_the_aspect_ratio_and_fits_inside(src_w: int, src_h: int
     assert corners.min() >= -1e-6
     assert corners.max() <= 1 + 1e-6
     width, height = (corners[1] - corners[0]) * dst
-    assert width / height == pytest.approx(src_w / src_h, rel=1e-4)
+    # Compared in input pixels: to_input is float32, so a sliver a fraction of
+    # a pixel wide has no precise ratio.
+    fit = dst / max(src_w, src_h)
+    assert width == pytest.approx(src_w * fit, abs=1e-3)
+    assert height == pytest.approx(src_h * fit, abs=1e-3)
     assert max(width, height) == pytest.approx(dst, rel=1e-5)
 
 
