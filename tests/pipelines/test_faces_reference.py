@@ -32,10 +32,7 @@ IMAGES = sorted(p.stem for p in FIXTURES.glob("*.jpg"))
 
 # Measured disagreements (python benchmarks/faces_models.py); strict, so a fix
 # shows up as XPASS and the entry must be removed.
-KNOWN = {
-    ("full-int8", "face_astronaut_small"): "int8 rounding, tiny face (~12 px in input): IoU 0.84",
-    ("full-int8", "faces_pair"): "int8 rounding, smaller face: IoU 0.82",
-}
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 def _cases() -> Iterator[Any]:
