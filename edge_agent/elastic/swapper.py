@@ -125,6 +125,7 @@ class Swapper:
             clock=clock,
         )
         self.swaps: list[dict[str, Any]] = []
+        self._corrected: set[str] = set()
         for worker in self.workers.values():
             worker.on_loaded = self._loaded
 
@@ -166,7 +167,11 @@ class Swapper:
             worker.request_variant(variant, wait=_LOAD_TIMEOUT_S)
             release_memory()
             after = process_memory().get("rssanon", 0)
-            if variant is not None and not was_loaded and after > before:
+            if variant is not None and family not in self._corrected and after > before:
+                # Only the family's first load is a clean measurement: later loads from
+                # nothing (release-first swaps) also re-create shared state and allocator
+                # slack, and re-scaling on them made the needs jump between swaps.
+                self._corrected.add(family)
                 self._correct_needs(family, variant, after - before)
         swap = {
             "family": family,

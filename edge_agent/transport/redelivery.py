@@ -31,15 +31,33 @@ class RedeliveryFilter:
         self._lock = threading.Lock()
 
     def is_redelivery(self, msg: InboundMessage) -> bool:
-        """True for a DUP redelivery of a message seen recently; records the message."""
+        """True for a DUP redelivery of a message this process already took.
+
+        Only first deliveries are remembered: a fresh process receives a whole
+        backlog of unacknowledged messages flagged DUP, and those must not be
+        matched against each other (identical frames from one camera would be).
+        """
         if msg.qos == 0:
             return False
-        digest = hashlib.blake2b(msg.topic.encode() + b"\0" + msg.payload, digest_size=16).digest()
+        digest = _digest(msg)
         with self._lock:
-            if msg.dup and digest in self._recent:
-                return True
+            if msg.dup:
+                return digest in self._recent
             self._recent[digest] = None
             self._recent.move_to_end(digest)
             while len(self._recent) > self.window:
                 self._recent.popitem(last=False)
         return False
+
+
+def _digest(msg: InboundMessage) -> bytes:
+    h = hashlib.blake2b(digest_size=16)
+    for part in (
+        msg.topic.encode(),
+        msg.correlation_data or b"",
+        (msg.response_topic or "").encode(),
+        msg.payload,
+    ):
+        h.update(len(part).to_bytes(8, "little"))
+        h.update(part)
+    return h.digest()

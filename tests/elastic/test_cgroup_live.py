@@ -164,15 +164,17 @@ def test_steps_down_under_a_lowered_limit_and_back_up_without_losing_messages(
             cgroup.set_limit(limit)
             time.sleep(1.0)
         lowered = _wait_variant(mqtt, lambda v: v != "xl", 5)
+        stepped_down_at = time.monotonic()
         assert lowered is not None, "stepped down to nothing: the squeeze skipped every variant"
         assert daemon.proc is not None
         assert daemon.proc.poll() is None
         assert cgroup.oom_kills() == 0
         time.sleep(1.0)
-        raised_at = time.monotonic()
         cgroup.set_limit(2048 * MiB)
         _wait_variant(mqtt, lambda v: v == "xl", 60)
-        stepped_up_after = time.monotonic() - raised_at
+        # Hysteresis: back up only after the budget held with margin for hold_s (the
+        # hold may start before the limit is raised, never before the step down).
+        stepped_up_after = time.monotonic() - stepped_down_at
         time.sleep(0.5)
     finally:
         stop.set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -74,6 +75,8 @@ class DaemonProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env=self.env,
+            # Its own process group: a wrapper (strace) and the daemon get signals together.
+            start_new_session=True,
         )
 
     def wait_online(self, client: TestClient, status_topic: str, timeout: float = 60.0) -> None:
@@ -95,21 +98,43 @@ class DaemonProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def terminate(self, timeout: float = 30.0) -> int:
-        """SIGTERM and wait; returns the exit code."""
+        """SIGTERM to the whole process group and wait; returns the exit code.
+
+        The group matters under wrappers: strace detaches on SIGTERM and would leave
+        the daemon running if only strace were signalled.
+        """
         if self.proc is None:
             return 0
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self._signal_group(signal.SIGTERM)
         try:
             code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            self._signal_group(signal.SIGKILL)
             code = self.proc.wait(5)
+        self._reap_group(timeout)
         self._log.close()
         return code
 
+    def _signal_group(self, sig: signal.Signals) -> None:
+        if self.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, sig)
+
+    def _reap_group(self, timeout: float) -> None:
+        """Wait until nothing of the group is left; SIGKILL what outlives ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self.proc.pid, 0)  # type: ignore[union-attr]
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        self._signal_group(signal.SIGKILL)
+
     def kill(self) -> None:
-        """SIGKILL (a crash)."""
+        """SIGKILL the process group (a crash)."""
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
+            self._signal_group(signal.SIGKILL)
             self.proc.wait(5)

@@ -37,3 +37,16 @@ def test_qos0_is_never_filtered() -> None:
     f = RedeliveryFilter()
     f.is_redelivery(_msg(b"z", qos=0))
     assert not f.is_redelivery(_msg(b"z", qos=0, dup=True))
+
+
+def test_a_backlog_of_dups_is_not_matched_against_itself() -> None:
+    f = RedeliveryFilter()
+    assert not f.is_redelivery(_msg(b"same", dup=True))
+    assert not f.is_redelivery(_msg(b"same", dup=True))
+
+
+def test_correlation_data_tells_identical_payloads_apart() -> None:
+    f = RedeliveryFilter()
+    f.is_redelivery(InboundMessage(topic="t", payload=b"p", qos=1, correlation_data=b"a"))
+    other = InboundMessage(topic="t", payload=b"p", qos=1, dup=True, correlation_data=b"b")
+    assert not f.is_redelivery(other)
