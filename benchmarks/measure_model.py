@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib
 import json
 import subprocess
 import sys
@@ -78,19 +77,6 @@ def _mapped_rss(path: Path) -> int:
     return total
 
 
-def _interpreter_class() -> tuple[type[Any], str]:
-    for module, name in (
-        ("ai_edge_litert.interpreter", "ai-edge-litert"),
-        ("tflite_runtime.interpreter", "tflite-runtime"),
-    ):
-        try:
-            mod = importlib.import_module(module)
-        except ImportError:
-            continue
-        return mod.Interpreter, name
-    raise RuntimeError("no TFLite runtime installed: pip install ai-edge-litert")
-
-
 def _fill_inputs(interp: Any, mode: str) -> None:
     import numpy as np
 
@@ -134,7 +120,9 @@ def measure(
     Returns:
         The figures described in the module docstring.
     """
-    interpreter_cls, runtime = _interpreter_class()
+    from edge_agent.runtime.interpreter import load_interpreter_class
+
+    interpreter_cls, runtime = load_interpreter_class()
     gc.collect()
     anon0, file0 = _memory()
     interp = interpreter_cls(model_path=str(path), num_threads=threads)
