@@ -34,6 +34,7 @@ from edge_agent.errors import ModelError, PayloadError, Reason
 from edge_agent.pipelines.base import Modality, Pipeline, RequestContext, Sample, TextSample
 from edge_agent.runtime.embedding_table import EmbeddingTable
 from edge_agent.runtime.interpreter import TFLiteModel, file_sha256
+from edge_agent.runtime.page_cache import drop_page_cache
 from edge_agent.runtime.slicing import materialise
 
 __all__ = ["TextOptions", "TextPipeline", "TextRouteOptions", "TextSettings"]
@@ -124,6 +125,8 @@ class _CompiledRunner:
 
     def __init__(self, path: Path, threads: int, weight_cache: Path, dim: int) -> None:
         from ai_edge_litert.compiled_model import CompiledModel
+
+        self.files = (path, weight_cache)
         from ai_edge_litert.cpu_options import CpuOptions
         from ai_edge_litert.options import Options
 
@@ -153,6 +156,7 @@ class _CompiledRunner:
     def close(self) -> None:
         self.buffers = ([], [])
         self.model = None
+        drop_page_cache(self.files)
 
 
 _LabelCache = tuple[TextRouteOptions, list[str], npt.NDArray[np.float32], npt.NDArray[np.int64]]
@@ -282,6 +286,8 @@ class TextPipeline(Pipeline):
                 self._run(_Loaded(variant_id, runner, {}), [101, 102])
             finally:
                 runner.close()
+            # Written moments ago: dirty pages would stay charged to our cgroup.
+            drop_page_cache([path, self._cache() / f"{key}.xnnpack"], sync=True)
         log.info("text_variants_prepared", pipeline=self.name, variants=list(variant_ids))
 
     def unload(self) -> None:

@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge_agent.errors import ModelError
+from edge_agent.runtime.page_cache import drop_page_cache
 
 __all__ = ["EmbeddingTable", "mapped_resident_bytes"]
 
@@ -132,3 +133,4 @@ class EmbeddingTable:
     def close(self) -> None:
         """Drop the mapping (the arrays are released with the last reference)."""
         self._word = np.zeros((0, self.dim), np.int8)
+        drop_page_cache([self.path])

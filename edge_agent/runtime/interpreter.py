@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge_agent.errors import ModelError
+from edge_agent.runtime.page_cache import drop_page_cache
 
 __all__ = ["TFLiteModel", "TensorSpec", "file_sha256", "load_interpreter_class"]
 
@@ -201,5 +202,6 @@ class TFLiteModel:
             reset()
 
     def close(self) -> None:
-        """Drop the interpreter so its memory can be released."""
+        """Drop the interpreter and hand the model file's cached pages back."""
         self._interp = None  # type: ignore[assignment]
+        drop_page_cache([self.path])
