@@ -24,7 +24,8 @@ from deploy_support import REPO, Install, free_port, make_root, needs_root_and_m
 ANSIBLE = Path(os.environ.get("EDGE_AGENT_ANSIBLE_VENV", "/work/venvs/ansible")) / "bin"
 PLAYBOOK = REPO / "deploy/ansible/playbook.yml"
 IGNORE = shutil.ignore_patterns(
-    ".git", ".venv", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", "tests"
+    ".git", ".venv*", ".hypothesis", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache",
+    "tests",
 )
 
 
@@ -99,6 +100,10 @@ def rollout() -> Iterator[tuple[Install, Path, subprocess.CompletedProcess[str]]
     # A snapshot of the tree: other edits to the repo must not change the bundle.
     source = install.root / "source-snapshot"
     shutil.copytree(REPO, source, ignore=IGNORE)
+    # What a developer's checkout also holds (`make models` leaves a 1.8 GB build venv).
+    for junk in (".venv-build/lib/big.bin", ".venv/bin/python", ".hypothesis/examples/x"):
+        (source / junk).parent.mkdir(parents=True, exist_ok=True)
+        (source / junk).write_bytes(b"not for the device")
     first = play(install, source)
     yield install, source, first
     install.run("--uninstall", "--purge", "--skip-package")
@@ -132,6 +137,17 @@ def test_first_run_installs_and_pushes_the_fleet(
     dropin = (install.unit_dir / "edge-agent.service.d/fleet.conf").read_text()
     assert f"-c {install.etc}/fleet.toml -c {install.etc}/local.toml" in dropin
     assert (install.unit_dir / "edge-agent.service").is_file()
+
+
+@pytest.mark.slow
+def test_bundle_leaves_out_local_venvs_and_caches(
+    rollout: tuple[Install, Path, subprocess.CompletedProcess[str]],
+) -> None:
+    install, _source, _first = rollout
+    src = Path(f"{install.prefix}-src")
+    assert (src / "deploy/install.sh").is_file()
+    left = [name for name in (".venv-build", ".venv", ".hypothesis") if (src / name).exists()]
+    assert left == []
 
 
 @pytest.mark.slow
