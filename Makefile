@@ -36,7 +36,7 @@ run: $(STAMP_RUN)
 	$(BIN)/edge-agent demo
 
 lint: $(STAMP_TEST)
-	$(BIN)/ruff check edge_agent tests benchmarks
+	$(BIN)/ruff check edge_agent tests benchmarks scripts
 	$(BIN)/ruff format --check edge_agent
 
 typecheck: $(STAMP_TEST)
@@ -46,7 +46,7 @@ unit: $(STAMP_TEST)
 	$(BIN)/pytest
 
 test: system-deps $(STAMP_TEST)
-	$(BIN)/ruff check edge_agent tests benchmarks
+	$(BIN)/ruff check edge_agent tests benchmarks scripts
 	$(BIN)/mypy
 	$(BIN)/pytest
 

@@ -87,9 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     ssub = sensor.add_subparsers(dest="sensor_command", required=True)
     add = ssub.add_parser("add", help="create broker credentials and ACL for a sensor")
     add.add_argument("name")
-    add.add_argument(
-        "--password-file", type=Path, default=Path("/etc/mosquitto/edge-agent/passwd")
-    )
+    add.add_argument("--password-file", type=Path, default=Path("/etc/mosquitto/edge-agent/passwd"))
     add.add_argument("--acl-file", type=Path, default=Path("/etc/mosquitto/edge-agent/acl"))
     add.add_argument("--prefix", default="edge-agent", help="topic prefix of the results")
     add.add_argument("--password-out", type=Path, help="write the password to this file (0600)")

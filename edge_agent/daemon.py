@@ -44,6 +44,7 @@ __all__ = ["Daemon"]
 
 log = structlog.get_logger("edge_agent.daemon")
 
+
 @dataclass
 class _Entry:
     spec: PipelineSettings

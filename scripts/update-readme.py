@@ -12,13 +12,14 @@ sys.path.insert(0, str(REPO))
 
 from edge_agent.config.reference import reference_markdown  # noqa: E402
 
+START, END = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
+
 
 def main() -> None:
+    """Rewrite the block between the config-reference markers in README.md."""
     readme = REPO / "README.md"
-    text = readme.read_text()
-    block = "<!-- config-reference:start -->\n" + reference_markdown() + "<!-- config-reference:end -->"
-    text = re.sub(r"<!-- config-reference:start -->.*?<!-- config-reference:end -->", lambda _: block,
-                  text, flags=re.S)
+    block = f"{START}\n{reference_markdown()}{END}"
+    text = re.sub(f"{START}.*?{END}", lambda _: block, readme.read_text(), flags=re.S)
     readme.write_text(text)
 
 

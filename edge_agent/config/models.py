@@ -71,6 +71,7 @@ class BrokerSettings(_Strict):
     def _protocol_text(cls, value: object) -> object:
         # `protocol = 5` in TOML, or EDGE_AGENT_BROKER__PROTOCOL=5, arrives as a number.
         return str(value) if isinstance(value, int | float) else value
+
     keepalive_s: int = Field(default=30, ge=5, le=3600, description="MQTT keepalive in seconds.")
     session_expiry_s: int = Field(
         default=86400,
@@ -173,45 +174,45 @@ def _default_pipelines() -> dict[str, PipelineSettings]:
 
 
 HOME_LABELS: dict[str, list[str]] = {
-    'security': [
-        'a security alert about an intruder, a door or window opening, motion or a person detected',
-        'the alarm system was armed, disarmed or triggered',
+    "security": [
+        "a security alert about an intruder, a door or window opening, motion or a person detected",
+        "the alarm system was armed, disarmed or triggered",
     ],
-    'fire_smoke': [
-        'a smoke, fire or carbon monoxide alarm',
-        'something is burning or overheating',
+    "fire_smoke": [
+        "a smoke, fire or carbon monoxide alarm",
+        "something is burning or overheating",
     ],
-    'water_leak': [
-        'a water leak, flooding or moisture detected',
-        'a pipe, tap or sump pump problem with water',
+    "water_leak": [
+        "a water leak, flooding or moisture detected",
+        "a pipe, tap or sump pump problem with water",
     ],
-    'climate': [
-        'temperature, heating, cooling, thermostat or humidity',
-        'the room is too hot or too cold',
+    "climate": [
+        "temperature, heating, cooling, thermostat or humidity",
+        "the room is too hot or too cold",
     ],
-    'lighting': [
-        'turn lights on or off, dim or change the lamp colour',
-        'a request about the lights',
+    "lighting": [
+        "turn lights on or off, dim or change the lamp colour",
+        "a request about the lights",
     ],
-    'media': [
-        'play, pause or skip music, a podcast, radio or the TV',
-        'change the volume of the speaker',
+    "media": [
+        "play, pause or skip music, a podcast, radio or the TV",
+        "change the volume of the speaker",
     ],
-    'delivery': [
-        'a package or parcel delivery, courier or mailbox',
-        'a delivery was dropped off or is on its way',
+    "delivery": [
+        "a package or parcel delivery, courier or mailbox",
+        "a delivery was dropped off or is on its way",
     ],
-    'appliance': [
-        'a household appliance such as the washing machine, dryer, dishwasher, oven or fridge',
-        'the laundry or dishes are done',
+    "appliance": [
+        "a household appliance such as the washing machine, dryer, dishwasher, oven or fridge",
+        "the laundry or dishes are done",
     ],
-    'network': [
-        'wifi, router, internet connection, device offline or firmware update',
-        'a computer system log message or network error',
+    "network": [
+        "wifi, router, internet connection, device offline or firmware update",
+        "a computer system log message or network error",
     ],
-    'energy': [
-        'electricity, power outage, battery level, solar panels or energy usage',
-        'the power went out or a battery is low',
+    "energy": [
+        "electricity, power outage, battery level, solar panels or energy usage",
+        "the power went out or a battery is low",
     ],
 }
 """Default labels of the ``texts`` route: events a home or building device sees."""

@@ -245,8 +245,12 @@ class SizingController:
             self._apply(d.family, d.to_variant, d)
         except Exception as exc:  # a failed swap keeps the old variant; the next check retries
             self._log.warning(
-                "sizing_apply_failed", family=d.family, to=d.to_variant,
-                reason=d.reason.value, error=type(exc).__name__, detail=str(exc),
+                "sizing_apply_failed",
+                family=d.family,
+                to=d.to_variant,
+                reason=d.reason.value,
+                error=type(exc).__name__,
+                detail=str(exc),
             )
             return
         with self._lock:

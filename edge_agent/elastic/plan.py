@@ -57,9 +57,10 @@ def plan_decisions(
     if budget_bytes is not None:
         free, pressure_in = budget_bytes, None
     elif snapshot is not None:
-        free, pressure_in = snapshot.free_bytes(
-            settings.reserve_bytes, settings.cgroup_reserve_bytes
-        ), pressure_of(snapshot)
+        free, pressure_in = (
+            snapshot.free_bytes(settings.reserve_bytes, settings.cgroup_reserve_bytes),
+            pressure_of(snapshot),
+        )
     else:
         raise ValueError("plan needs a budget or a memory snapshot")
     policy = SizingPolicy(settings)

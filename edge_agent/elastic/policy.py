@@ -125,7 +125,8 @@ class SizingPolicy:
             return [profile.variant(pinned)] if profile.has(pinned) else []
         floor = self.settings.quality_floor
         return ladder(
-            profile, self.settings.mode,
+            profile,
+            self.settings.mode,
             quality_floor=profile.quality_floor if floor is None else floor,
             latency_cap=state.latency_cap,
         )
@@ -144,10 +145,12 @@ class SizingPolicy:
         now = inputs.now
         p = inputs.pressure
         rising = (
-            p.events_high is not None and state.last_events_high is not None
+            p.events_high is not None
+            and state.last_events_high is not None
             and p.events_high > state.last_events_high
         ) or (
-            p.events_oom is not None and state.last_events_oom is not None
+            p.events_oom is not None
+            and state.last_events_oom is not None
             and p.events_oom > state.last_events_oom
         )
         pressure = rising or (p.psi_some_avg10 is not None and p.psi_some_avg10 > s.psi_threshold)
@@ -184,7 +187,7 @@ class SizingPolicy:
                 d = turn.make(None, R.IDLE)
                 new_states[name] = FamilyState()
             else:
-                later = sum(seats.get(g.profile.family, 0) for g in inputs.families[i + 1:])
+                later = sum(seats.get(g.profile.family, 0) for g in inputs.families[i + 1 :])
                 available = remaining - later
                 turn = self._turn(f, st, available, budget, inputs)
                 d, st = self._choose(turn, pressure, may_step)
@@ -208,9 +211,14 @@ class SizingPolicy:
         self, f: FamilyInput, st: FamilyState, available: int, budget: int, inputs: PolicyInputs
     ) -> _Turn:
         return _Turn(
-            family=f, state=st, ladder=self.ladder_for(f.profile, st),
-            pinned=self.pinned_variant(f.profile) is not None, available=available,
-            budget=budget, free=inputs.free_bytes, now=inputs.now,
+            family=f,
+            state=st,
+            ladder=self.ladder_for(f.profile, st),
+            pinned=self.pinned_variant(f.profile) is not None,
+            available=available,
+            budget=budget,
+            free=inputs.free_bytes,
+            now=inputs.now,
         )
 
     def _idle(self, f: FamilyInput, now: float) -> bool:
@@ -257,7 +265,8 @@ class SizingPolicy:
         cur_opt = t.ladder[t.rank[cur]]
         if cur_opt.need_bytes > t.available:
             return t.make(t.best, t.down_reason), replace(
-                st, up_since=None, held_down=t.best is None)
+                st, up_since=None, held_down=t.best is None
+            )
         if pressure or t.pinned or st.backlog_since is not None:
             # Pinned stays; under pressure one rung down; a building backlog blocks step-ups.
             if t.pinned:
@@ -284,8 +293,11 @@ class SizingPolicy:
         if not may_step:
             return t.make(cur, R.PRESSURE)
         lower = next(
-            (v for v in t.ladder[t.rank[cur.id] + 1:]
-             if v.need_bytes < cur.need_bytes and v.need_bytes <= t.available),
+            (
+                v
+                for v in t.ladder[t.rank[cur.id] + 1 :]
+                if v.need_bytes < cur.need_bytes and v.need_bytes <= t.available
+            ),
             None,
         )
         if lower is None:
@@ -342,8 +354,13 @@ class _Turn:
             need = 0
         to_id = to.id if to is not None else None
         return Decision(
-            family=f.profile.family, from_variant=f.current, to_variant=to_id, reason=reason,
-            budget_bytes=self.budget, available_bytes=self.available, need_bytes=need,
+            family=f.profile.family,
+            from_variant=f.current,
+            to_variant=to_id,
+            reason=reason,
+            budget_bytes=self.budget,
+            available_bytes=self.available,
+            need_bytes=need,
             from_bytes=f.held,
             transient_fits=to_id is None or to_id == f.current or need <= self.free,
         )

@@ -70,7 +70,8 @@ class FamilyProfile:
         if not ids or len(set(ids)) != len(ids) or self.quality_first not in ids:
             raise ModelError(
                 "a profile needs unique variants including the quality-first one",
-                family=self.family, variant=self.quality_first,
+                family=self.family,
+                variant=self.quality_first,
             )
 
     @classmethod

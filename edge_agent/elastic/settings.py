@@ -44,11 +44,15 @@ class ElasticSettings(BaseModel):
         ),
     )
     soft_share: float = Field(
-        default=0.5, ge=0, le=1,
+        default=0.5,
+        ge=0,
+        le=1,
         description="Share of a variant's measured file-backed (soft) memory counted in its need.",
     )
     step_up_margin: float = Field(
-        default=0.15, ge=0, le=10,
+        default=0.15,
+        ge=0,
+        le=10,
         description=(
             "Step up only if the bigger variant fits with this fraction of its need to spare."
         ),
@@ -60,36 +64,46 @@ class ElasticSettings(BaseModel):
         ),
     )
     hold_s: float = Field(
-        default=60.0, ge=0,
+        default=60.0,
+        ge=0,
         description="Seconds the budget must hold with margin (and no pressure) before a step up.",
     )
     psi_threshold: float = Field(
-        default=10.0, ge=0, le=100,
+        default=10.0,
+        ge=0,
+        le=100,
         description="PSI memory 'some avg10' (percent) above which a step down is forced.",
     )
     pressure_cooldown_s: float = Field(
-        default=10.0, ge=0,
+        default=10.0,
+        ge=0,
         description="Minimum seconds between two pressure step-downs (PSI avg10 decays slowly).",
     )
     check_interval_s: float = Field(
         default=5.0, gt=0, description="Seconds between two sizing checks."
     )
     idle_unload_s: float | None = Field(
-        default=600.0, gt=0,
+        default=600.0,
+        gt=0,
         description="Unload a family whose topics stayed idle this long (null: never).",
     )
     backlog_fill: float = Field(
-        default=0.75, gt=0, le=1,
+        default=0.75,
+        gt=0,
+        le=1,
         description="performance-first: inbox fill ratio counted as a backlog.",
     )
     backlog_hold_s: float = Field(
-        default=10.0, ge=0,
+        default=10.0,
+        ge=0,
         description=(
             "performance-first: seconds of continuous backlog before shedding to a faster variant."
         ),
     )
     quality_floor: float | None = Field(
-        default=None, ge=0, le=1,
+        default=None,
+        ge=0,
+        le=1,
         description=(
             "performance-first: quality floor for every family (null: each manifest's own)."
         ),

@@ -201,8 +201,14 @@ class Swapper:
         ratio = min(_MAX_CORRECTION, max(1 / _MAX_CORRECTION, observed / base))
         for option in profile.variants:
             self.controller.note_observed(family, option.id, int(option.need_bytes * ratio))
-        log.info("variant_need_corrected", family=family, variant=variant, observed=observed,
-                 manifest_need=base, ratio=round(ratio, 3))
+        log.info(
+            "variant_need_corrected",
+            family=family,
+            variant=variant,
+            observed=observed,
+            manifest_need=base,
+            ratio=round(ratio, 3),
+        )
 
     # -- lifecycle -------------------------------------------------------------------------
 

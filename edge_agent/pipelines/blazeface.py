@@ -138,10 +138,14 @@ def generate_anchors(opts: AnchorOptions) -> FloatArray:
             else:
                 pairs = [(ratio, scale) for ratio in opts.aspect_ratios]
                 if opts.interpolated_scale_aspect_ratio > 0.0:
-                    nxt = (1.0 if last == n - 1
-                           else _scale(opts.min_scale, opts.max_scale, last + 1, n))
+                    nxt = (
+                        1.0
+                        if last == n - 1
+                        else _scale(opts.min_scale, opts.max_scale, last + 1, n)
+                    )
                     pairs.append(
-                        (opts.interpolated_scale_aspect_ratio, float(np.sqrt(scale * nxt))))
+                        (opts.interpolated_scale_aspect_ratio, float(np.sqrt(scale * nxt)))
+                    )
             for ratio, s in pairs:
                 root = float(np.sqrt(ratio))
                 heights.append(s / root)
@@ -162,8 +166,11 @@ def generate_anchors(opts: AnchorOptions) -> FloatArray:
 
 
 def decode(
-    raw_boxes: npt.NDArray[np.floating], raw_scores: npt.NDArray[np.floating],
-    anchors: FloatArray, opts: DecodeOptions, min_score: float,
+    raw_boxes: npt.NDArray[np.floating],
+    raw_scores: npt.NDArray[np.floating],
+    anchors: FloatArray,
+    opts: DecodeOptions,
+    min_score: float,
 ) -> Detections:
     """Decode raw regressors and logits into boxes, keypoints and scores.
 
@@ -196,7 +203,7 @@ def decode(
     h = boxes[:, 3] / opts.h_scale * ah
     out_boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
     k0, nk = opts.keypoint_coord_offset, opts.num_keypoints
-    kp = boxes[:, k0:k0 + 2 * nk].reshape(-1, nk, 2)
+    kp = boxes[:, k0 : k0 + 2 * nk].reshape(-1, nk, 2)
     kx = kp[:, :, 0] / opts.x_scale * aw[:, None] + anc[:, None, 0]
     ky = kp[:, :, 1] / opts.y_scale * ah[:, None] + anc[:, None, 1]
     keypoints = np.stack([kx, ky], axis=2)
@@ -258,10 +265,14 @@ def weighted_nms(dets: Detections, iou_threshold: float, max_detections: int) ->
             break
     if not scores:
         nk = dets.keypoints.shape[1] if dets.keypoints.ndim == 3 else 0
-        return Detections(np.zeros((0, 4), np.float32), np.zeros((0, nk, 2), np.float32),
-                          np.zeros((0,), np.float32))
-    return Detections(np.asarray(boxes, np.float32), np.asarray(kps, np.float32),
-                      np.asarray(scores, np.float32))
+        return Detections(
+            np.zeros((0, 4), np.float32),
+            np.zeros((0, nk, 2), np.float32),
+            np.zeros((0,), np.float32),
+        )
+    return Detections(
+        np.asarray(boxes, np.float32), np.asarray(kps, np.float32), np.asarray(scores, np.float32)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,8 +304,15 @@ class Letterbox:
     def fit(cls, src_width: int, src_height: int, dst_width: int, dst_height: int) -> Letterbox:
         """Compute the placement keeping the aspect ratio, centred."""
         scale = min(dst_width / src_width, dst_height / src_height)
-        return cls(src_width, src_height, dst_width, dst_height, scale,
-                   (dst_width - src_width * scale) / 2.0, (dst_height - src_height * scale) / 2.0)
+        return cls(
+            src_width,
+            src_height,
+            dst_width,
+            dst_height,
+            scale,
+            (dst_width - src_width * scale) / 2.0,
+            (dst_height - src_height * scale) / 2.0,
+        )
 
     def to_source(self, xy: npt.NDArray[np.floating]) -> FloatArray:
         """Map ``[..., 2]`` points normalised to the input onto the source image."""
@@ -324,9 +342,13 @@ _STRIP = 64
 
 
 def _taps(
-    origin: float, step: float, count: int, size: int,
-) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.int32],
-           npt.NDArray[np.int32]]:
+    origin: float,
+    step: float,
+    count: int,
+    size: int,
+) -> tuple[
+    npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.int32], npt.NDArray[np.int32]
+]:
     """Bilinear taps of one axis, as OpenCV's ``warpPerspective`` computes them.
 
     Output pixel ``i`` samples the source at ``origin + step * i`` (pixel centres
@@ -348,7 +370,10 @@ def _taps(
 
 
 def letterbox(
-    rgb: npt.NDArray[np.uint8], width: int, height: int, fill: int = 0,
+    rgb: npt.NDArray[np.uint8],
+    width: int,
+    height: int,
+    fill: int = 0,
 ) -> tuple[npt.NDArray[np.uint8], Letterbox]:
     """Resize ``rgb`` into ``width`` x ``height`` keeping its aspect ratio, centred.
 
@@ -377,8 +402,9 @@ def letterbox(
     flat = np.ascontiguousarray(rgb).reshape(src_h, src_w * 3)
     cols = (np.concatenate([x0, x1])[:, None] * 3 + np.arange(3)).ravel()
     wx = np.repeat(np.concatenate([wx0, wx1]), 3).astype(np.uint16)
-    fill_weight = (_FRAC * _FRAC - (wy0 + wy1)[:, None] * np.repeat(wx0 + wx1, 3)[None, :]
-                   if fill else None)
+    fill_weight = (
+        _FRAC * _FRAC - (wy0 + wy1)[:, None] * np.repeat(wx0 + wx1, 3)[None, :] if fill else None
+    )
     out = np.empty((height, width * 3), np.uint8)
     span = width * 3
     # Strips of output rows keep the temporaries small (no page faults from
@@ -393,8 +419,10 @@ def letterbox(
         weighted = taps.astype(np.uint16) * wx
         rows = weighted[:, :span] + weighted[:, span:]
         n = stop - start
-        acc = (rows[:n].astype(np.int32) * wy0[start:stop, None]
-               + rows[n:].astype(np.int32) * wy1[start:stop, None])
+        acc = (
+            rows[:n].astype(np.int32) * wy0[start:stop, None]
+            + rows[n:].astype(np.int32) * wy1[start:stop, None]
+        )
         if fill_weight is not None:
             acc += fill * fill_weight[start:stop]
         out[start:stop] = (acc + (_FRAC * _FRAC) // 2) >> (2 * _FRAC_BITS)
@@ -403,11 +431,12 @@ def letterbox(
 
 def normalise(pixels: npt.NDArray[np.uint8], low: float, high: float) -> FloatArray:
     """Map uint8 pixels linearly from ``[0, 255]`` onto ``[low, high]``."""
-    return (pixels.astype(np.float32) * np.float32((high - low) / 255.0) + np.float32(low))
+    return pixels.astype(np.float32) * np.float32((high - low) / 255.0) + np.float32(low)
 
 
 def match_boxes(
-    found: npt.NDArray[np.floating], expected: npt.NDArray[np.floating],
+    found: npt.NDArray[np.floating],
+    expected: npt.NDArray[np.floating],
 ) -> list[tuple[int, int, float]]:
     """Greedily pair boxes of two sets by decreasing IoU.
 

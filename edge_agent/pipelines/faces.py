@@ -61,11 +61,15 @@ class FacesOptions(_Strict):
     """Pipeline options of ``faces`` (the daemon config's ``options`` table)."""
 
     score_threshold: float | None = Field(
-        default=None, ge=0.0, le=1.0,
+        default=None,
+        ge=0.0,
+        le=1.0,
         description="Minimum face score in [0, 1]; unset uses the model's min_score "
-                    "from the manifest (0.5, MediaPipe's default).")
+        "from the manifest (0.5, MediaPipe's default).",
+    )
     max_faces: int = Field(
-        default=10, ge=1, le=100, description="Largest number of faces reported per image.")
+        default=10, ge=1, le=100, description="Largest number of faces reported per image."
+    )
 
 
 class AnchorSettings(_Strict):
@@ -79,23 +83,33 @@ class AnchorSettings(_Strict):
     strides: list[int] = Field(min_length=1, description="Stride of each layer in pixels.")
     anchor_offset_x: float = Field(default=0.5, description="Anchor centre offset in a cell (x).")
     anchor_offset_y: float = Field(default=0.5, description="Anchor centre offset in a cell (y).")
-    aspect_ratios: list[float] = Field(default=[1.0], min_length=1,
-                                       description="Anchor aspect ratios per location.")
+    aspect_ratios: list[float] = Field(
+        default=[1.0], min_length=1, description="Anchor aspect ratios per location."
+    )
     interpolated_scale_aspect_ratio: float = Field(
-        default=1.0, description="Extra anchor with interpolated scale when > 0.")
+        default=1.0, description="Extra anchor with interpolated scale when > 0."
+    )
     fixed_anchor_size: bool = Field(default=True, description="Anchors have width = height = 1.")
     reduce_boxes_in_lowest_layer: bool = Field(
-        default=False, description="Three fixed anchors in the first layer.")
+        default=False, description="Three fixed anchors in the first layer."
+    )
 
     def options(self) -> AnchorOptions:
         """Return the options for :func:`generate_anchors`."""
         if len(self.strides) != self.num_layers:
             raise ValueError(f"{len(self.strides)} strides for {self.num_layers} layers")
         return AnchorOptions(
-            self.input_size_width, self.input_size_height, self.min_scale, self.max_scale,
-            tuple(self.strides), self.anchor_offset_x, self.anchor_offset_y,
-            tuple(self.aspect_ratios), self.interpolated_scale_aspect_ratio,
-            self.fixed_anchor_size, self.reduce_boxes_in_lowest_layer,
+            self.input_size_width,
+            self.input_size_height,
+            self.min_scale,
+            self.max_scale,
+            tuple(self.strides),
+            self.anchor_offset_x,
+            self.anchor_offset_y,
+            tuple(self.aspect_ratios),
+            self.interpolated_scale_aspect_ratio,
+            self.fixed_anchor_size,
+            self.reduce_boxes_in_lowest_layer,
         )
 
 
@@ -124,7 +138,8 @@ class FacesSettings(_Strict):
     """The manifest's ``[pipeline]`` table for the faces family."""
 
     input_range: tuple[float, float] = Field(
-        description="Range uint8 pixels 0..255 are mapped onto, linearly.")
+        description="Range uint8 pixels 0..255 are mapped onto, linearly."
+    )
     letterbox_fill: int = Field(default=0, ge=0, le=255, description="Pixel value of the bars.")
     iou_threshold: float = Field(gt=0.0, le=1.0, description="Weighted NMS merge threshold.")
     keypoints: list[str] = Field(min_length=1, description="Keypoint names, in model order.")
@@ -179,8 +194,12 @@ class FacesPipeline(Pipeline):
         return self._loaded.variant if self._loaded is not None else None
 
     def _error(self, variant: str, reason: str) -> ModelError:
-        return ModelError(reason, family=self.package.family, variant=variant,
-                          path=str(self.package.variant_path(variant)))
+        return ModelError(
+            reason,
+            family=self.package.family,
+            variant=variant,
+            path=str(self.package.variant_path(variant)),
+        )
 
     def _build(self, variant_id: str) -> _Loaded:
         spec = self.package.variant(variant_id)
@@ -191,14 +210,21 @@ class FacesPipeline(Pipeline):
             anchors = generate_anchors(settings.anchors.options())
         except ValueError as exc:
             raise self._error(variant_id, f"bad anchor options: {exc}") from exc
-        model = TFLiteModel(self.package.variant_path(variant_id), num_threads=self.num_threads,
-                            sha256=spec.sha256, family=self.package.family, variant=variant_id)
+        model = TFLiteModel(
+            self.package.variant_path(variant_id),
+            num_threads=self.num_threads,
+            sha256=spec.sha256,
+            family=self.package.family,
+            variant=variant_id,
+        )
         shape = model.inputs[0].shape if len(model.inputs) == 1 else ()
         if len(shape) != 4 or shape[0] != 1 or shape[3] != 3:
             raise self._error(variant_id, f"expected one (1, H, W, 3) input, got {shape}")
         height, width = shape[1], shape[2]
-        if (width, height) != (settings.anchors.input_size_width,
-                               settings.anchors.input_size_height):
+        if (width, height) != (
+            settings.anchors.input_size_width,
+            settings.anchors.input_size_height,
+        ):
             raise self._error(variant_id, f"input {width}x{height} does not match the anchors")
         coords = settings.decode.keypoint_coord_offset + 2 * settings.decode.num_keypoints
         by_width = {o.shape[-1]: i for i, o in enumerate(model.outputs)}
@@ -209,10 +235,23 @@ class FacesPipeline(Pipeline):
                 raise self._error(variant_id, f"outputs do not have {len(anchors)} anchors")
         d = settings.decode
         loaded = _Loaded(
-            variant_id, model, settings, anchors,
-            DecodeOptions(d.x_scale, d.y_scale, d.w_scale, d.h_scale, d.num_keypoints,
-                          d.keypoint_coord_offset, d.score_clipping_thresh),
-            width, height, by_width[coords], by_width[1],
+            variant_id,
+            model,
+            settings,
+            anchors,
+            DecodeOptions(
+                d.x_scale,
+                d.y_scale,
+                d.w_scale,
+                d.h_scale,
+                d.num_keypoints,
+                d.keypoint_coord_offset,
+                d.score_clipping_thresh,
+            ),
+            width,
+            height,
+            by_width[coords],
+            by_width[1],
         )
         model.set_input(0, np.zeros(shape, np.float32))
         model.invoke()
@@ -229,9 +268,15 @@ class FacesPipeline(Pipeline):
         previous, self._loaded = self._loaded, loaded
         if previous is not None:
             previous.model.close()
-        log.info("faces_variant_loaded", pipeline=self.name, variant=variant_id,
-                 input_width=loaded.width, input_height=loaded.height,
-                 anchors=len(loaded.anchors), threads=self.num_threads)
+        log.info(
+            "faces_variant_loaded",
+            pipeline=self.name,
+            variant=variant_id,
+            input_width=loaded.width,
+            input_height=loaded.height,
+            anchors=len(loaded.anchors),
+            threads=self.num_threads,
+        )
 
     def unload(self) -> None:
         """Drop the active model."""
@@ -248,31 +293,41 @@ class FacesPipeline(Pipeline):
             ModelError: No variant is loaded.
         """
         if not isinstance(sample, ImageSample):
-            raise PayloadError(Reason.WRONG_MODALITY, "faces needs an image",
-                               topic=ctx.topic, sensor=ctx.sensor)
+            raise PayloadError(
+                Reason.WRONG_MODALITY, "faces needs an image", topic=ctx.topic, sensor=ctx.sensor
+            )
         active = self._loaded
         if active is None:
             raise ModelError("no variant loaded", family=self.package.family)
         options = self.options if isinstance(self.options, FacesOptions) else FacesOptions()
         with ctx.timer.stage("prepare"):
-            pixels, placement = letterbox(sample.rgb, active.width, active.height,
-                                          self.settings.letterbox_fill)
+            pixels, placement = letterbox(
+                sample.rgb, active.width, active.height, self.settings.letterbox_fill
+            )
             low, high = self.settings.input_range
             active.model.set_input(0, normalise(pixels, low, high)[None])
         with ctx.timer.stage("infer"):
             active.model.invoke()
         with ctx.timer.stage("interpret"):
-            threshold = (options.score_threshold if options.score_threshold is not None
-                         else active.settings.min_score)
-            candidates = decode(active.model.output(active.regressors),
-                                active.model.output(active.classificators),
-                                active.anchors, active.decode, threshold)
+            threshold = (
+                options.score_threshold
+                if options.score_threshold is not None
+                else active.settings.min_score
+            )
+            candidates = decode(
+                active.model.output(active.regressors),
+                active.model.output(active.classificators),
+                active.anchors,
+                active.decode,
+                threshold,
+            )
             faces = weighted_nms(candidates, self.settings.iou_threshold, options.max_faces)
             result = self._result(faces, placement, sample.width, sample.height)
         return [result]
 
-    def _result(self, faces: Detections, placement: Letterbox, width: int,
-                height: int) -> dict[str, Any]:
+    def _result(
+        self, faces: Detections, placement: Letterbox, width: int, height: int
+    ) -> dict[str, Any]:
         """Map detections onto the original image and shape the result dict."""
         src_boxes = placement.boxes_to_source(faces.boxes)
         src_kps = placement.to_source(faces.keypoints)
@@ -282,9 +337,10 @@ class FacesPipeline(Pipeline):
             {
                 "box": [round(float(v), 5) for v in src_boxes[i]],
                 "score": round(float(scores[i]), 5),
-                "keypoints": {name: [round(float(src_kps[i, k, 0]), 5),
-                                     round(float(src_kps[i, k, 1]), 5)]
-                              for k, name in enumerate(names[: src_kps.shape[1]])},
+                "keypoints": {
+                    name: [round(float(src_kps[i, k, 0]), 5), round(float(src_kps[i, k, 1]), 5)]
+                    for k, name in enumerate(names[: src_kps.shape[1]])
+                },
             }
             for i in range(len(scores))
         ]

@@ -51,14 +51,18 @@ class TextOptions(_Strict):
     """Pipeline options of ``text``."""
 
     max_tokens: int = Field(
-        default=128, ge=4, le=512,
+        default=128,
+        ge=4,
+        le=512,
         description="Longest token sequence (with [CLS]/[SEP]); longer texts are truncated "
-                    "and flagged `truncated: true`.")
+        "and flagged `truncated: true`.",
+    )
     xnnpack_weight_cache: bool = Field(
         default=True,
         description="Run with LiteRT's CompiledModel and keep XNNPACK's packed weights in a "
-                    "file in the cache folder (file-backed, reclaimable) instead of anonymous "
-                    "memory; falls back to the Interpreter when CompiledModel is unavailable.")
+        "file in the cache folder (file-backed, reclaimable) instead of anonymous "
+        "memory; falls back to the Interpreter when CompiledModel is unavailable.",
+    )
 
 
 class TextRouteOptions(_Strict):
@@ -67,13 +71,15 @@ class TextRouteOptions(_Strict):
     labels: dict[str, list[str]] = Field(
         min_length=1,
         description="Label name -> one or more natural-language descriptions of it; "
-                    "a label scores the best cosine of its descriptions.")
+        "a label scores the best cosine of its descriptions.",
+    )
     top_k: int = Field(default=3, ge=1, le=100, description="Number of labels listed in `top`.")
     threshold: float = Field(
-        default=0.0, ge=-1.0, le=1.0,
-        description="Cosine below which the answer is `unknown`.")
+        default=0.0, ge=-1.0, le=1.0, description="Cosine below which the answer is `unknown`."
+    )
     embedding: bool = Field(
-        default=False, description="Also return the L2-normalised sentence embedding.")
+        default=False, description="Also return the L2-normalised sentence embedding."
+    )
 
 
 class TextSettings(_Strict):
@@ -84,14 +90,16 @@ class TextSettings(_Strict):
     word_scales: str = Field(description="float32 [vocab] .npy per-row scales.")
     position_embeddings: str = Field(description="[positions, dim] .npy position rows.")
     trained_widths: list[int] = Field(
-        min_length=1, description="FFN widths the checkpoint was trained at.")
+        min_length=1, description="FFN widths the checkpoint was trained at."
+    )
 
 
 class _Runner(Protocol):
     """Runs the encoder graph: ``(embeddings [T, d], mask [T]) -> pooled [d]``."""
 
-    def run(self, x: npt.NDArray[np.float32], mask: npt.NDArray[np.float32]
-            ) -> npt.NDArray[np.float32]: ...
+    def run(
+        self, x: npt.NDArray[np.float32], mask: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.float32]: ...
 
     def close(self) -> None: ...
 
@@ -103,8 +111,9 @@ class _InterpreterRunner:
         self.model = model
         self.length = int(model.inputs[0].shape[0])
 
-    def run(self, x: npt.NDArray[np.float32], mask: npt.NDArray[np.float32]
-            ) -> npt.NDArray[np.float32]:
+    def run(
+        self, x: npt.NDArray[np.float32], mask: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.float32]:
         model = self.model
         if len(mask) != self.length:
             model.interpreter.resize_tensor_input(model.inputs[0].index, list(x.shape))
@@ -130,8 +139,9 @@ class _CompiledRunner:
         from ai_edge_litert.cpu_options import CpuOptions
         from ai_edge_litert.options import Options
 
-        options = Options(cpu_options=CpuOptions(
-            num_threads=threads, xnnpack_weight_cache_path=str(weight_cache)))
+        options = Options(
+            cpu_options=CpuOptions(num_threads=threads, xnnpack_weight_cache_path=str(weight_cache))
+        )
         self.model = CompiledModel.from_file(str(path), options=options)
         signature = next(iter(self.model.get_signature_list().values()))
         if signature["inputs"] != ["embeddings", "mask"]:
@@ -140,8 +150,9 @@ class _CompiledRunner:
         self.length = -1
         self.buffers: tuple[Any, Any] = ([], [])
 
-    def run(self, x: npt.NDArray[np.float32], mask: npt.NDArray[np.float32]
-            ) -> npt.NDArray[np.float32]:
+    def run(
+        self, x: npt.NDArray[np.float32], mask: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.float32]:
         if len(mask) != self.length:
             self.model.resize_input_tensor(0, list(x.shape))
             self.model.resize_input_tensor(1, [len(mask)])
@@ -204,16 +215,23 @@ class TextPipeline(Pipeline):
             try:
                 tok = Tokenizer.from_file(str(root / self.settings.tokenizer))
             except Exception as exc:  # tokenizers raises a plain Exception
-                raise ModelError(f"cannot load tokenizer: {exc}", family=self.package.family,
-                                 path=str(root / self.settings.tokenizer)) from exc
+                raise ModelError(
+                    f"cannot load tokenizer: {exc}",
+                    family=self.package.family,
+                    path=str(root / self.settings.tokenizer),
+                ) from exc
             tok.no_padding()
-            table = EmbeddingTable(root / self.settings.word_embeddings,
-                                   root / self.settings.word_scales,
-                                   root / self.settings.position_embeddings)
+            table = EmbeddingTable(
+                root / self.settings.word_embeddings,
+                root / self.settings.word_scales,
+                root / self.settings.position_embeddings,
+            )
             max_tokens = self.options.max_tokens  # type: ignore[attr-defined]
             if max_tokens > table.max_positions:
-                raise ModelError(f"max_tokens {max_tokens} > {table.max_positions} positions",
-                                 family=self.package.family)
+                raise ModelError(
+                    f"max_tokens {max_tokens} > {table.max_positions} positions",
+                    family=self.package.family,
+                )
             tok.enable_truncation(max_tokens)
             self._tokenizer, self._table = tok, table
         return self._tokenizer, self._table
@@ -227,11 +245,20 @@ class TextPipeline(Pipeline):
         if spec.slice is None:
             path = self.package.variant_path(variant_id)
             if not path.is_file() or file_sha256(path) != spec.sha256.lower():
-                raise ModelError("missing file or sha256 mismatch", family=self.package.family,
-                                 variant=variant_id, path=str(path))
+                raise ModelError(
+                    "missing file or sha256 mismatch",
+                    family=self.package.family,
+                    variant=variant_id,
+                    path=str(path),
+                )
             return path, spec.sha256[:16]
-        path = materialise(self.package.root / spec.slice.base, spec.slice.widths, self._cache(),
-                           base_sha256=spec.sha256, allowed=self.settings.trained_widths)
+        path = materialise(
+            self.package.root / spec.slice.base,
+            spec.slice.widths,
+            self._cache(),
+            base_sha256=spec.sha256,
+            allowed=self.settings.trained_widths,
+        )
         return path, f"{spec.sha256[:16]}-{'-'.join(map(str, spec.slice.widths))}"
 
     def _runner(self, variant_id: str, path: Path, key: str, dim: int) -> tuple[_Runner, str]:
@@ -242,15 +269,23 @@ class TextPipeline(Pipeline):
             except ImportError:
                 log.warning("text_compiled_model_unavailable", pipeline=self.name)
             except (RuntimeError, ValueError) as exc:
-                raise ModelError(f"CompiledModel rejected the model: {exc}",
-                                 family=self.package.family, variant=variant_id,
-                                 path=str(path)) from exc
-        model = TFLiteModel(path, num_threads=self.num_threads,
-                            family=self.package.family, variant=variant_id)
+                raise ModelError(
+                    f"CompiledModel rejected the model: {exc}",
+                    family=self.package.family,
+                    variant=variant_id,
+                    path=str(path),
+                ) from exc
+        model = TFLiteModel(
+            path, num_threads=self.num_threads, family=self.package.family, variant=variant_id
+        )
         shape = model.inputs[0].shape
         if len(model.inputs) != 2 or len(shape) != 2 or shape[1] != dim:
-            raise ModelError("model inputs are not (embeddings [T, dim], mask [T])",
-                             family=self.package.family, variant=variant_id, path=str(path))
+            raise ModelError(
+                "model inputs are not (embeddings [T, dim], mask [T])",
+                family=self.package.family,
+                variant=variant_id,
+                path=str(path),
+            )
         return _InterpreterRunner(model), "interpreter"
 
     def load(self, variant_id: str) -> None:
@@ -267,8 +302,13 @@ class TextPipeline(Pipeline):
         previous, self._loaded = self._loaded, loaded
         if previous is not None:
             previous.runner.close()
-        log.info("text_variant_loaded", pipeline=self.name, variant=variant_id,
-                 backend=backend, path=str(path))
+        log.info(
+            "text_variant_loaded",
+            pipeline=self.name,
+            variant=variant_id,
+            backend=backend,
+            path=str(path),
+        )
 
     def prepare(self, variant_ids: Sequence[str]) -> None:
         """Slice each variant and build its XNNPACK weight cache on disk, one at a time.
@@ -323,7 +363,9 @@ class TextPipeline(Pipeline):
         return self._run(self._loaded, ids), len(ids), bool(enc.overflowing)
 
     def _label_matrix(
-        self, ctx: RequestContext, opts: TextRouteOptions,
+        self,
+        ctx: RequestContext,
+        opts: TextRouteOptions,
     ) -> tuple[list[str], npt.NDArray[np.float32], npt.NDArray[np.int64]]:
         if self._loaded is None:
             raise ModelError("no variant loaded", family=self.package.family)
@@ -338,8 +380,14 @@ class TextPipeline(Pipeline):
                 owner.append(i)
         matrix, owners = np.stack(rows), np.asarray(owner, np.int64)
         self._loaded.labels[ctx.route] = (opts, names, matrix, owners)
-        log.info("text_labels_embedded", pipeline=self.name, route=ctx.route,
-                 variant=self._loaded.variant, labels=len(names), descriptions=len(rows))
+        log.info(
+            "text_labels_embedded",
+            pipeline=self.name,
+            route=ctx.route,
+            variant=self._loaded.variant,
+            labels=len(names),
+            descriptions=len(rows),
+        )
         return names, matrix, owners
 
     def process(self, sample: Sample, ctx: RequestContext) -> list[dict[str, Any]]:
@@ -351,8 +399,12 @@ class TextPipeline(Pipeline):
             ModelError: No variant is loaded.
         """
         if not isinstance(sample, TextSample):
-            raise PayloadError(Reason.WRONG_MODALITY, "text pipeline needs text",
-                               topic=ctx.topic, sensor=ctx.sensor)
+            raise PayloadError(
+                Reason.WRONG_MODALITY,
+                "text pipeline needs text",
+                topic=ctx.topic,
+                sensor=ctx.sensor,
+            )
         if self._loaded is None:
             raise ModelError("no variant loaded", family=self.package.family)
         opts = ctx.route_options
@@ -371,8 +423,10 @@ class TextPipeline(Pipeline):
                 scores[~subset] = -np.inf
             order = [int(i) for i in np.argsort(-scores, kind="stable") if np.isfinite(scores[i])]
             best = order[0]
-            top = [{"label": names[i], "score": round(float(scores[i]), 4)}
-                   for i in order[: opts.top_k]]
+            top = [
+                {"label": names[i], "score": round(float(scores[i]), 4)}
+                for i in order[: opts.top_k]
+            ]
             result: dict[str, Any] = {
                 "label": names[best] if scores[best] >= opts.threshold else UNKNOWN,
                 "score": round(float(scores[best]), 4),
@@ -386,18 +440,27 @@ class TextPipeline(Pipeline):
 
 
 def _subset(
-    fields: Mapping[str, Any], names: list[str], ctx: RequestContext,
+    fields: Mapping[str, Any],
+    names: list[str],
+    ctx: RequestContext,
 ) -> npt.NDArray[np.bool_] | None:
     """Mask of the labels an envelope's ``labels`` field selects (None: all)."""
     wanted = fields.get("labels")
     if wanted is None:
         return None
     if not isinstance(wanted, list) or not wanted or not all(isinstance(w, str) for w in wanted):
-        raise PayloadError(Reason.BAD_ENVELOPE, "`labels` must be a non-empty list of label names",
-                           topic=ctx.topic, sensor=ctx.sensor)
+        raise PayloadError(
+            Reason.BAD_ENVELOPE,
+            "`labels` must be a non-empty list of label names",
+            topic=ctx.topic,
+            sensor=ctx.sensor,
+        )
     unknown = sorted(set(wanted) - set(names))
     if unknown:
-        raise PayloadError(Reason.BAD_ENVELOPE,
-                           f"{len(unknown)} requested label(s) not in the route",
-                           topic=ctx.topic, sensor=ctx.sensor)
+        raise PayloadError(
+            Reason.BAD_ENVELOPE,
+            f"{len(unknown)} requested label(s) not in the route",
+            topic=ctx.topic,
+            sensor=ctx.sensor,
+        )
     return np.isin(np.asarray(names), np.asarray(wanted))

@@ -92,8 +92,9 @@ class EmbeddingTable:
         if self._scales.shape != (vocab,):
             raise ModelError(f"scales shape {self._scales.shape} != ({vocab},)", path=str(scales))
         if self._positions.ndim != 2 or self._positions.shape[1] != dim:
-            raise ModelError(f"positions shape {self._positions.shape} mismatch",
-                             path=str(positions))
+            raise ModelError(
+                f"positions shape {self._positions.shape} mismatch", path=str(positions)
+            )
 
     @property
     def vocab_size(self) -> int:
