@@ -47,6 +47,7 @@ unit: $(STAMP_TEST)
 
 test: system-deps $(STAMP_TEST)
 	$(BIN)/ruff check edge_agent tests benchmarks scripts
+	$(BIN)/ruff format --check edge_agent
 	$(BIN)/mypy
 	$(BIN)/pytest
 
