@@ -7,7 +7,10 @@
 2. Anonymous memory (RssAnon) of the whole daemon process per variant of each
    family, each family alone, pinned to that variant, after it answered a message.
 3. The smallest cgroup limit (v1 or v2, as root) in which the daemon with all
-   shipped families still answers one message on every route (binary search).
+   shipped families still answers one message on every route (binary search to
+   8 MiB, ``--repeats`` times; every start after the first finds its variants
+   already prepared on disk, as a restarted device does). The result moves with
+   the page cache's state by tens of MiB between searches, so all are reported.
 """
 
 from __future__ import annotations
@@ -225,6 +228,7 @@ def smallest_limit(root: Path, broker: Broker, client: TestClient) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--skip-cgroup", action="store_true")
+    parser.add_argument("--repeats", type=int, default=3, help="binary searches for the limit")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="ea-el-", ignore_cleanup_errors=True) as tmp:
         root = Path(tmp)
@@ -236,7 +240,9 @@ def main() -> None:
             out: dict[str, Any] = {"swap": swap_time(root, broker, client)}
             out["memory"] = memory_per_variant(root, broker, client)
             if not args.skip_cgroup and os.geteuid() == 0:
-                out["smallest_cgroup_limit_bytes"] = smallest_limit(root, broker, client)
+                out["smallest_cgroup_limit_bytes"] = [
+                    smallest_limit(root, broker, client) for _ in range(args.repeats)
+                ]
         finally:
             client.close()
             broker.stop()
@@ -249,9 +255,11 @@ def main() -> None:
     for name, fig in out["swap"].items():
         print(f"| {name} | {fig['decision_to_first_answer_s']:.3f} |")
     if "smallest_cgroup_limit_bytes" in out:
+        found = out["smallest_cgroup_limit_bytes"]
+        each = ", ".join(f"{x / MiB:.0f}" for x in found)
         print(
-            f"\nsmallest cgroup limit answering every route: "
-            f"{out['smallest_cgroup_limit_bytes'] / MiB:.0f} MiB"
+            f"\nsmallest cgroup limit answering every route: {max(found) / MiB:.0f} MiB "
+            f"(searches: {each} MiB)"
         )
 
 
