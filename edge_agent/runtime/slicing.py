@@ -14,6 +14,7 @@ Needs ``flatbuffers`` (the schema module of ``ai_edge_litert`` imports it).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import itertools
@@ -211,6 +212,21 @@ def slice_model(data: bytes, widths: Sequence[int], allowed: Sequence[int] | Non
     return bytes(builder.Output())
 
 
+def _verified_bytes(base: Path, base_sha256: str) -> bytes:
+    data = base.read_bytes()
+    if hashlib.sha256(data).hexdigest() != base_sha256.lower():
+        raise ModelError("sha256 mismatch of the nested checkpoint", path=str(base))
+    return data
+
+
+@functools.lru_cache(maxsize=8)
+def _full_widths(base: Path, base_sha256: str) -> tuple[int, ...]:
+    """Full FFN width per layer of a verified checkpoint (parsed once per process)."""
+    data = _verified_bytes(base, base_sha256)
+    layers = find_ffn_layers(_schema().ModelT.InitFromPackedBuf(bytearray(data), 0))
+    return tuple(layer.width for layer in layers)
+
+
 def materialise(
     base: Path,
     widths: Sequence[int],
@@ -221,11 +237,17 @@ def materialise(
 ) -> Path:
     """Return a cached file of ``base`` sliced to ``widths``, writing it when missing.
 
+    Only the first call per checkpoint reads and parses it: a swap under memory
+    pressure that finds its variant on disk costs a ``stat``, not the ~28 MB and
+    ~150 ms a full read, hash and unpack of the checkpoint take. The file is
+    written to a temporary name, flushed to disk and renamed, so a power cut
+    leaves either the whole variant or none.
+
     Args:
         base: The nested checkpoint.
         widths: FFN width per layer.
         cache_dir: Folder for materialised variants (created).
-        base_sha256: Hex digest of ``base`` (names the cached file; checked when slicing).
+        base_sha256: Hex digest of ``base`` (names the cached file; checked when read).
         allowed: Trained widths.
 
     Returns:
@@ -235,24 +257,22 @@ def materialise(
         ModelError: Bad widths, a base file that does not match ``base_sha256``, or an
             unwritable cache folder.
     """
-    data = base.read_bytes()
-    if hashlib.sha256(data).hexdigest() != base_sha256.lower():
-        raise ModelError("sha256 mismatch of the nested checkpoint", path=str(base))
-    schema = _schema()
-    layers = find_ffn_layers(schema.ModelT.InitFromPackedBuf(bytearray(data), 0))
-    w = check_widths(widths, allowed or range(1, layers[0].width + 1), len(layers))
-    if all(m == layer.width for m, layer in zip(w, layers, strict=True)):
+    full = _full_widths(base, base_sha256.lower())
+    w = check_widths(widths, allowed or range(1, full[0] + 1), len(full))
+    if w == full:
         return base
     name = f"{base.stem}-{base_sha256[:16]}-{'-'.join(str(x) for x in w)}.tflite"
     target = cache_dir / name
     if target.is_file():
         return target
-    sliced = slice_model(data, w, allowed)
+    sliced = slice_model(_verified_bytes(base, base_sha256), w, allowed)
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".tmp")
         with os.fdopen(fd, "wb") as fh:
             fh.write(sliced)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, target)
     except OSError as exc:
         raise ModelError(f"cannot write sliced variant: {exc}", path=str(target)) from exc

@@ -126,6 +126,28 @@ def test_wrong_base_sha_is_rejected(nested: tuple[Path, str], tmp_path: Path) ->
         materialise(nested[0], [192] * 6, tmp_path, base_sha256="0" * 64)
 
 
+def test_variant_on_disk_is_returned_without_reading_the_checkpoint(
+    nested: tuple[Path, str], tmp_path: Path
+) -> None:
+    base = tmp_path / "nested.tflite"
+    base.write_bytes(nested[0].read_bytes())
+    cache = tmp_path / "cache"
+    first = materialise(base, [192] * 6, cache, base_sha256=nested[1], allowed=TRAINED)
+    base.write_bytes(b"")  # a swap that re-read the checkpoint would fail its sha256 now
+    assert materialise(base, [192] * 6, cache, base_sha256=nested[1], allowed=TRAINED) == first
+
+
+def test_a_new_width_vector_rechecks_the_checkpoint(
+    nested: tuple[Path, str], tmp_path: Path
+) -> None:
+    base = tmp_path / "nested.tflite"
+    base.write_bytes(nested[0].read_bytes())
+    materialise(base, [192] * 6, tmp_path / "cache", base_sha256=nested[1], allowed=TRAINED)
+    base.write_bytes(b"\0" * 1024)  # replaced after the first read
+    with pytest.raises(ModelError, match="sha256"):
+        materialise(base, [384] * 6, tmp_path / "cache", base_sha256=nested[1], allowed=TRAINED)
+
+
 def test_sliced_file_is_deterministic(nested: tuple[Path, str], tmp_path: Path) -> None:
     widths = (192, 192, 384, 384, 768, 768)
     a = materialise(nested[0], widths, tmp_path / "a", base_sha256=nested[1])
