@@ -123,29 +123,18 @@ def _child_model(path: Path, threads: int, runs: int, tokens: list[int],
     return result
 
 
-def _evict(path: Path) -> None:
-    """Drop a file's pages from the page cache (as after a reboot)."""
-    import os
-
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
-
-
 def _child_table(root: Path, variant: str, cold: bool) -> dict[str, Any]:
     import tempfile
 
     from edge_agent.pipelines.base import RequestContext, TextSample
     from edge_agent.pipelines.text import TextOptions, TextPipeline, TextRouteOptions
     from edge_agent.runtime.manifest import load_package
+    from edge_agent.runtime.page_cache import drop_page_cache
 
     pkg = load_package(root)
     word = root / pkg.manifest.pipeline["word_embeddings"]
-    if cold:
-        _evict(word)
+    if cold:  # as after a reboot
+        drop_page_cache([word], sync=True)
     labels = json.loads((root / "eval" / "labels.json").read_text(encoding="utf-8"))
     texts = [line.split("\t", 1)[1] for line in
              (root / "eval" / "labeled.tsv").read_text(encoding="utf-8").splitlines() if line]

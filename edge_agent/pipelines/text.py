@@ -167,7 +167,9 @@ class _CompiledRunner:
     def close(self) -> None:
         self.buffers = ([], [])
         self.model = None
-        drop_page_cache(self.files)
+        # sync: LiteRT may have written the weight cache moments ago (prepare), and
+        # dirty pages cannot be dropped; on a clean file it costs nothing.
+        drop_page_cache(self.files, sync=True)
 
 
 _LabelCache = tuple[TextRouteOptions, list[str], npt.NDArray[np.float32], npt.NDArray[np.int64]]
@@ -326,8 +328,6 @@ class TextPipeline(Pipeline):
                 self._run(_Loaded(variant_id, runner, {}), [101, 102])
             finally:
                 runner.close()
-            # Written moments ago: dirty pages would stay charged to our cgroup.
-            drop_page_cache([path, self._cache() / f"{key}.xnnpack"], sync=True)
         log.info("text_variants_prepared", pipeline=self.name, variants=list(variant_ids))
 
     def unload(self) -> None:

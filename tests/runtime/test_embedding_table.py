@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +9,7 @@ import pytest
 
 from edge_agent.errors import ModelError
 from edge_agent.runtime.embedding_table import EmbeddingTable
+from edge_agent.runtime.page_cache import drop_page_cache
 
 VOCAB, DIM, POSITIONS = 20000, 384, 64
 
@@ -24,18 +24,8 @@ def table_files(tmp_path: Path) -> tuple[Path, Path, Path]:
     paths = (tmp_path / "word.npy", tmp_path / "scales.npy", tmp_path / "pos.npy")
     for path, arr in zip(paths, (word, scales, pos), strict=True):
         np.save(path, arr)
-    _evict(paths[0])
+    drop_page_cache([paths[0]], sync=True)  # cold, as after a reboot
     return paths
-
-
-def _evict(path: Path) -> None:
-    """Drop a freshly written file from the page cache, as after a reboot."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
 
 
 def test_gather_dequantizes_rows_and_adds_positions(table_files: tuple[Path, Path, Path]) -> None:
