@@ -94,7 +94,13 @@ def test_sliced_model_matches_direct_export(
     path = materialise(nested[0], widths, tmp_path, base_sha256=nested[1], allowed=TRAINED)
     got = _embed(path, _texts())
     cos = (got * references[widths]).sum(1)
-    assert cos.min() >= 0.999, f"{widths}: min cosine {cos.min():.5f}"
+    # The references were embedded on the build machine. Dynamic-range int8 runs
+    # XNNPACK kernels chosen by CPU features (AVX-512 VNNI/AMX here), which round
+    # activations differently: on the build machine the minimum was 0.99999, on an
+    # AMX Xeon 0.99898 with the very same files. The bound still catches a wrong
+    # slice: two neighbouring width vectors agree only to min 0.83-0.89 (median 0.95-0.97).
+    assert cos.min() >= 0.998, f"{widths}: min cosine {cos.min():.5f}"
+    assert float(np.median(cos)) >= 0.9995, f"{widths}: median cosine {np.median(cos):.5f}"
 
 
 def test_slice_shrinks_file_to_kept_neurons(nested: tuple[Path, str]) -> None:
