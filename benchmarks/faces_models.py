@@ -84,8 +84,8 @@ def agreement(variant: str, reference_range: str, fixtures: Path = FIXTURES) -> 
     from PIL import Image
 
     from edge_agent.pipelines.base import ImageSample, RequestContext
-    from edge_agent.pipelines.blazeface import match_boxes
     from edge_agent.pipelines.faces import FacesOptions, FacesPipeline
+    from edge_agent.pipelines.faces.blazeface import match_boxes
     from edge_agent.runtime.manifest import load_package
 
     pipeline = FacesPipeline("faces", load_package(FAMILY), FacesOptions())

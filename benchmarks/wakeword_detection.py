@@ -41,7 +41,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 from wakeword_synth import PHRASES, Voice, available_voices, synthesize
 
 from edge_agent.pipelines.wakeword import WakewordOptions, WakewordPipeline
-from edge_agent.pipelines.wakeword_stream import StreamState
+from edge_agent.pipelines.wakeword.stream import StreamState
 from edge_agent.runtime.manifest import load_package
 
 CHUNK = 320  # 20 ms

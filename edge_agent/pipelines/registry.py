@@ -10,9 +10,9 @@ from edge_agent.pipelines.base import Pipeline
 __all__ = ["KINDS", "pipeline_class"]
 
 KINDS: dict[str, tuple[str, str]] = {
-    "faces": ("edge_agent.pipelines.faces", "FacesPipeline"),
-    "text": ("edge_agent.pipelines.text", "TextPipeline"),
-    "wakeword": ("edge_agent.pipelines.wakeword", "WakewordPipeline"),
+    "faces": ("edge_agent.pipelines.faces.pipeline", "FacesPipeline"),
+    "text": ("edge_agent.pipelines.text.pipeline", "TextPipeline"),
+    "wakeword": ("edge_agent.pipelines.wakeword.pipeline", "WakewordPipeline"),
 }
 
 

@@ -105,7 +105,7 @@ def calibration_inputs(size: int) -> list[dict[str, npt.NDArray[np.float32]]]:
     Returns:
         Signature inputs for ``ai-edge-quantizer``: ``[{"input": (1, size, size, 3)}]``.
     """
-    from edge_agent.pipelines.blazeface import letterbox
+    from edge_agent.pipelines.faces.blazeface import letterbox
 
     photos = {name: load_photo(name) for name in _CALIBRATION_FACES + _CALIBRATION_OTHER}
     rng = np.random.default_rng(CALIBRATION_SEED)

@@ -210,7 +210,7 @@ def render_manifest(wheel: str, wheel_sha256: str, figures: dict[str, VariantFig
     keypoints = ", ".join(f'"{k}"' for k in KEYPOINTS)
     lines += [
         "",
-        "# Settings of the faces pipeline (edge_agent/pipelines/faces.py validates them).",
+        "# Settings of the faces pipeline (edge_agent/pipelines/faces/pipeline.py validates them).",
         "[pipeline]",
         "input_range = [-1.0, 1.0]  # uint8 RGB 0..255 mapped linearly onto this range",
         "letterbox_fill = 0          # pixel value of the bars (black), before normalisation",

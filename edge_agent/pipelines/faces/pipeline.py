@@ -34,7 +34,7 @@ from edge_agent.pipelines.base import (
     RequestContext,
     Sample,
 )
-from edge_agent.pipelines.blazeface import (
+from edge_agent.pipelines.faces.blazeface import (
     AnchorOptions,
     DecodeOptions,
     Detections,

@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edge_agent.errors import ModelError
-from edge_agent.pipelines.wakeword_stream import WakeWordSpec
+from edge_agent.pipelines.wakeword.stream import WakeWordSpec
 from edge_agent.runtime.interpreter import file_sha256
 
 __all__ = ["BundleEntry", "load_bundle"]

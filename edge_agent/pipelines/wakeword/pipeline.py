@@ -30,13 +30,13 @@ from pydantic import BaseModel
 
 from edge_agent.errors import ModelError, PayloadError, Reason
 from edge_agent.pipelines.base import AudioSample, Pipeline, RequestContext, Sample
-from edge_agent.pipelines.wakeword_bundle import load_bundle
-from edge_agent.pipelines.wakeword_options import (
+from edge_agent.pipelines.wakeword.bundle import load_bundle
+from edge_agent.pipelines.wakeword.options import (
     WakewordOptions,
     WakewordPackageSettings,
     WakewordRouteOptions,
 )
-from edge_agent.pipelines.wakeword_stream import (
+from edge_agent.pipelines.wakeword.stream import (
     HOP_SAMPLES,
     SAMPLE_RATE,
     Detection,
@@ -45,7 +45,7 @@ from edge_agent.pipelines.wakeword_stream import (
     WordDetector,
     open_interpreter,
 )
-from edge_agent.pipelines.wakeword_vad import VadGate
+from edge_agent.pipelines.wakeword.vad import VadGate
 
 __all__ = ["WakewordOptions", "WakewordPackageSettings", "WakewordPipeline", "WakewordRouteOptions"]
 

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge_agent.errors import ModelError
-from edge_agent.pipelines.wakeword_vad import VadGate
+from edge_agent.pipelines.wakeword.vad import VadGate
 from edge_agent.runtime.interpreter import load_interpreter_class
 
 __all__ = [

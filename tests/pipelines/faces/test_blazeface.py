@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge_agent.pipelines.blazeface import (
+from edge_agent.pipelines.faces.blazeface import (
     AnchorOptions,
     DecodeOptions,
     Detections,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SCRIPT = REPO / "benchmarks" / "measure_model.py"
 MODEL = REPO / "models" / "faces" / "face_detection_short_range_int8.tflite"
 

@@ -18,7 +18,7 @@ from edge_agent.pipelines.faces import FacesOptions, FacesPipeline
 from edge_agent.runtime.interpreter import file_sha256
 from edge_agent.runtime.manifest import load_package
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 FIXTURES = REPO / "tests" / "fixtures" / "faces"
 FAMILY = REPO / "models" / "faces"
 KEYPOINTS = ["right_eye", "left_eye", "nose_tip", "mouth_center", "right_ear_tragion",

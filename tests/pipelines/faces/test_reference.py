@@ -19,11 +19,11 @@ import pytest
 from PIL import Image
 
 from edge_agent.pipelines.base import ImageSample, RequestContext
-from edge_agent.pipelines.blazeface import match_boxes
 from edge_agent.pipelines.faces import FacesOptions, FacesPipeline
+from edge_agent.pipelines.faces.blazeface import match_boxes
 from edge_agent.runtime.manifest import load_package
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 FIXTURES = REPO / "tests" / "fixtures" / "faces"
 FAMILY = REPO / "models" / "faces"
 VARIANTS = ("short-float", "short-int8", "full-float", "full-int8")

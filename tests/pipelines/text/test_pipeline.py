@@ -17,7 +17,7 @@ from edge_agent.pipelines.base import ImageSample, RequestContext, TextSample
 from edge_agent.pipelines.text import TextOptions, TextPipeline, TextRouteOptions
 from edge_agent.runtime.manifest import load_package
 
-TEXT = Path(__file__).resolve().parents[2] / "models" / "text"
+TEXT = Path(__file__).resolve().parents[3] / "models" / "text"
 SECRET = "the spare key is under the blue flowerpot"
 
 

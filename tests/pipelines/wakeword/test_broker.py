@@ -1,6 +1,6 @@
 """The ``wakeword`` pipeline end to end: real mosquitto, real daemon, real models.
 
-Fixture ``okay_nabu_flite_rms.wav`` (see ``test_wakeword.py``) is streamed as raw
+Fixture ``okay_nabu_flite_rms.wav`` (see ``test_pipeline.py``) is streamed as raw
 ``audio/L16`` chunks (big-endian, RFC 2586) and sent whole as a WAV clip.
 """
 
@@ -18,7 +18,7 @@ from support.daemon import DaemonProcess
 
 pytest.importorskip("pymicro_features", reason="pymicro-features is a runtime dependency")
 
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "wakeword" / "okay_nabu_flite_rms.wav"
+FIXTURE = Path(__file__).parents[2] / "fixtures" / "wakeword" / "okay_nabu_flite_rms.wav"
 RESULT = "edge-agent/testdev/results/wakeword/mic1"
 L16 = "audio/L16;rate=16000;channels=1"
 

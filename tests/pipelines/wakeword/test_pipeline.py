@@ -26,7 +26,7 @@ from edge_agent.runtime.manifest import load_package
 
 pytest.importorskip("pymicro_features", reason="pymicro-features is a runtime dependency")
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 FIXTURE = ROOT / "tests" / "fixtures" / "wakeword" / "okay_nabu_flite_rms.wav"
 
 

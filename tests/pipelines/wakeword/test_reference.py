@@ -28,7 +28,7 @@ from edge_agent.pipelines.wakeword import (
 )
 from edge_agent.runtime.manifest import load_package
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 Clip = tuple[str, npt.NDArray[np.int16]]
 
 NEGATIVE_TEXTS = [
