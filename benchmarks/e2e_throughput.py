@@ -154,7 +154,7 @@ def main() -> None:
     from edge_agent.runtime.manifest import load_package
 
     package = load_package(settings.models_dir / args.pipeline)
-    variant = args.variant or choose_variant(settings, package.manifest)
+    variant = args.variant or choose_variant(settings, package)
     bare = bare_loop(args.pipeline, variant, args.messages)
     e2e = end_to_end(args.pipeline, variant, args.messages, args.window)
     out = {

@@ -19,7 +19,7 @@ import structlog
 
 from edge_agent import __version__
 from edge_agent.config.models import AgentSettings, PipelineSettings
-from edge_agent.elastic.swapper import Swapper
+from edge_agent.elastic.swapper import Swapper, unavailable_reason
 from edge_agent.errors import ConfigError, PayloadError, Reason
 from edge_agent.health.notify import Notifier
 from edge_agent.health.stats import Stats
@@ -29,6 +29,8 @@ from edge_agent.results.schema import (
     STATUS_SCHEMA,
     Topics,
     error_document,
+    event_document,
+    partial_document,
     result_document,
     to_json,
 )
@@ -43,6 +45,10 @@ from edge_agent.worker import Job, Worker
 __all__ = ["Daemon"]
 
 log = structlog.get_logger("edge_agent.daemon")
+
+
+def _no_ack() -> None:
+    """Forwarded hops are in-process messages: nothing to acknowledge."""
 
 
 @dataclass
@@ -128,7 +134,16 @@ class Daemon:
                 on_results=self._publish_results,
                 on_error=self._publish_error,
                 on_done=self._done,
+                on_partial=self._publish_partial,
             )
+            worker.unavailable = unavailable_reason(pipeline.package)
+            if worker.unavailable is not None:
+                log.warning(
+                    "family_unavailable",
+                    pipeline=name,
+                    family=pipeline.package.family,
+                    reason=worker.unavailable,
+                )
             self._entries[name] = _Entry(spec, pipeline, inbox, worker)
 
     def start(self) -> None:
@@ -154,6 +169,7 @@ class Daemon:
         subs = [
             (r.topic, r.qos if r.qos is not None else self.settings.broker.qos)
             for r in self._routes.values()
+            if r.topic is not None
         ]
         self.transport = MqttTransport(
             self.settings.broker,
@@ -205,7 +221,10 @@ class Daemon:
             ack()
             return
         entry = self._entries[match.settings.pipeline]
-        job = Job(msg, match, self._request_id(msg), ack)
+        self._enqueue(entry, Job(msg, match, self._request_id(msg), ack))
+
+    def _enqueue(self, entry: _Entry, job: Job) -> None:
+        """Put a job in a pipeline's inbox; report and acknowledge the one dropped, if any."""
         if self.sizing is not None:
             self.sizing.message_arrived(entry.worker)
         self.stats.received(entry.pipeline.name)
@@ -249,6 +268,8 @@ class Daemon:
     ) -> None:
         entry = self._entries[job.match.settings.pipeline]
         manifest = entry.package.manifest
+        corr = job.message.correlation_data
+        model = {"family": manifest.family, "variant": variant, "task": manifest.task}
         for result in results:
             doc = result_document(
                 request_id=job.request_id,
@@ -263,10 +284,26 @@ class Daemon:
                 timings_ms=ctx.timer.stages,
                 result=result,
             )
-            corr = job.message.correlation_data
+            if job.origin is not None:
+                doc["chain"] = dict(job.origin)
             self._publish(self.topics.result(entry.pipeline.name, job.match.sensor), doc, corr=corr)
             if job.message.response_topic:
                 self._publish(job.message.response_topic, doc, corr=corr)
+        for event in ctx.outputs.events:
+            doc = event_document(
+                event_type=event.event_type,
+                request_id=job.request_id,
+                device=self.settings.device_id,
+                pipeline=entry.pipeline.name,
+                route=job.match.route,
+                sensor=job.match.sensor,
+                model=model,
+                data=event.data,
+            )
+            self._publish(self.topics.event(entry.pipeline.name, job.match.sensor), doc)
+        for state in ctx.outputs.states:
+            self._publish_raw(self.topics.state(state.path), state.payload, retain=True)
+        self._forward(job, entry, results)
         log.info(
             "message_answered",
             pipeline=entry.pipeline.name,
@@ -277,6 +314,71 @@ class Daemon:
             results=len(results),
             variant=variant,
         )
+
+    def _publish_raw(self, topic: str, payload: bytes, *, retain: bool) -> None:
+        if self.transport is not None:
+            self.transport.publish(
+                topic,
+                payload,
+                qos=self.settings.broker.qos,
+                retain=retain,
+                content_type="text/plain",
+            )
+
+    def _publish_partial(self, job: Job, seq: int, data: Mapping[str, Any]) -> None:
+        name = job.match.settings.pipeline
+        doc = partial_document(
+            request_id=job.request_id,
+            device=self.settings.device_id,
+            pipeline=name,
+            route=job.match.route,
+            sensor=job.match.sensor,
+            seq=seq,
+            data=data,
+        )
+        corr = job.message.correlation_data
+        self._publish(self.topics.partial(name, job.match.sensor), doc, corr=corr)
+        if job.message.response_topic:
+            self._publish(job.message.response_topic, doc, corr=corr)
+
+    def _forward(self, job: Job, entry: _Entry, results: list[dict[str, Any]]) -> None:
+        """Hand each result to the next route of the chain, as a message in its inbox.
+
+        A hop is an in-process message: the drop policy, sizing and error reporting
+        of the next pipeline apply to it; it carries the original request id,
+        response topic and correlation data, and is not acknowledged to the broker
+        (the original message was, once its own answer was out).
+        """
+        target_name = job.match.settings.forward
+        if target_name is None:
+            return
+        target = self._entries.get(self._routes[target_name].pipeline)
+        if target is None:
+            return
+        for result in results:
+            payload = entry.pipeline.forward_payload(result)
+            if payload is None:
+                continue
+            origin = {
+                "pipeline": entry.pipeline.name,
+                "route": job.match.route,
+                "topic": job.message.topic,
+            }
+            message = InboundMessage(
+                topic=job.message.topic,
+                payload=to_json(payload),
+                content_type="application/json",
+                correlation_data=job.message.correlation_data,
+                response_topic=job.message.response_topic,
+            )
+            hop = Job(
+                message,
+                self.router.forwarded(target_name, job.match.sensor),
+                job.request_id,
+                _no_ack,
+                origin=origin,
+            )
+            self._enqueue(target, hop)
 
     def _publish_error(self, job: Job, exc: PayloadError) -> None:
         name = job.match.settings.pipeline
@@ -320,7 +422,11 @@ class Daemon:
             "version": __version__,
             "remote_broker_allowed": self.remote_broker,
             "pipelines": {
-                name: {"family": e.package.family, "variant": e.pipeline.active_variant}
+                name: {
+                    "family": e.package.family,
+                    "variant": e.pipeline.active_variant,
+                    **({"unavailable": e.worker.unavailable} if e.worker.unavailable else {}),
+                }
                 for name, e in self._entries.items()
             },
             "sizing": self.sizing.snapshot() if self.sizing else None,
@@ -384,6 +490,9 @@ class Daemon:
         deadline = time.monotonic() + self.settings.shutdown_deadline_s
         for entry in self._entries.values():
             entry.worker.stop(deadline)
+            # A generation can run for many seconds: cut it short rather than wait; it
+            # stays unacknowledged and is redelivered to the next session.
+            entry.worker.cancel()
         for entry in self._entries.values():
             entry.worker.join(max(0.1, deadline - time.monotonic()))
         self.stop_event.set()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import enum
 
 __all__ = [
+    "CancelledError",
     "ConfigError",
     "EdgeAgentError",
+    "MissingExtraError",
     "ModelError",
     "PayloadError",
     "Reason",
@@ -138,3 +140,32 @@ class TransportError(EdgeAgentError):
         self.reason = reason
         self.address = address
         super().__init__(f"{address}: {reason}" if address else reason)
+
+
+class MissingExtraError(ModelError):
+    """A family's runtime is an optional extra that is not installed.
+
+    Attributes:
+        extra: The ``edge-agent`` extra that installs it (``speech``, ``generate``).
+        module: The module that failed to import.
+    """
+
+    def __init__(self, extra: str, module: str, *, family: str | None = None) -> None:
+        self.extra = extra
+        self.module = module
+        super().__init__(
+            f"needs the optional runtime {module!r}: pip install 'edge-agent[{extra}]'",
+            family=family,
+        )
+
+
+class CancelledError(EdgeAgentError):
+    """Work on a message was cut short by shutdown; the message must not be acknowledged.
+
+    Attributes:
+        reason: Why (``shutdown``).
+    """
+
+    def __init__(self, reason: str = "shutdown") -> None:
+        self.reason = reason
+        super().__init__(f"cancelled: {reason}")

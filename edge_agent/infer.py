@@ -53,7 +53,7 @@ def infer_files(
     options = validate_options(
         pipeline.route_options_model, raw_options, f"routes.{route_name}.options"
     )
-    pipeline.load(variant or choose_variant(settings, pipeline.package.manifest))
+    pipeline.load(variant or choose_variant(settings, pipeline.package))
     manifest = pipeline.package.manifest
     try:
         for path in files:

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from edge_agent.codecs.decode import decode
 from edge_agent.codecs.limits import Limits
-from edge_agent.errors import ModelError, PayloadError, Reason
+from edge_agent.errors import CancelledError, ModelError, PayloadError, Reason
 from edge_agent.pipelines.base import Pipeline, RequestContext, StageTimer
 from edge_agent.transport.inbox import Inbox
 from edge_agent.transport.mqtt import InboundMessage
@@ -37,12 +37,15 @@ class Job:
         match: Its route and sensor.
         request_id: Correlation id.
         ack: Acknowledges the message to the broker (after it was answered or rejected).
+        origin: For a message forwarded along a chain: where it came from
+            (``pipeline``, ``route``); None for a message from the broker.
     """
 
     message: InboundMessage
     match: Match
     request_id: str
     ack: Callable[[], None]
+    origin: Mapping[str, Any] | None = None
 
 
 def run_payload(
@@ -85,6 +88,7 @@ class Worker:
         on_results: ``(job, ctx, results, variant)`` after a message produced results.
         on_error: ``(job, error)`` after a message was rejected.
         on_done: ``(job, timings_ms, published)`` after every processed message.
+        on_partial: ``(job, seq, data)`` for each partial result, as it is produced.
     """
 
     def __init__(
@@ -97,6 +101,7 @@ class Worker:
         on_results: Callable[[Job, RequestContext, list[dict[str, Any]], str | None], None],
         on_error: Callable[[Job, PayloadError], None],
         on_done: Callable[[Job, Mapping[str, float], int], None],
+        on_partial: Callable[[Job, int, Mapping[str, Any]], None] | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.inbox = inbox
@@ -105,6 +110,7 @@ class Worker:
         self._on_results = on_results
         self._on_error = on_error
         self._on_done = on_done
+        self._on_partial = on_partial
         self._stop = threading.Event()
         self._deadline: float | None = None
         self._control: list[tuple[str, str | None, threading.Event, list[BaseException]]] = []
@@ -116,6 +122,8 @@ class Worker:
         self.load_wait_s = 5.0  # sizing is woken by the message; a load takes < 1 s
         self.last_message = time.monotonic()
         self.busy_since: float | None = None
+        self.unavailable: str | None = None
+        """Why no variant of the family can load here (set by the daemon); None: sized."""
 
     def start(self) -> None:
         """Start the worker thread."""
@@ -164,6 +172,10 @@ class Worker:
         self._deadline = deadline
         self._stop.set()
         self.inbox.wake()
+
+    def cancel(self) -> None:
+        """Cut a long-running message short (shutdown); it stays unacknowledged."""
+        self.pipeline.cancel()
 
     def join(self, timeout: float) -> bool:
         """Wait for the thread; True when it ended."""
@@ -218,6 +230,8 @@ class Worker:
         """An unloaded (idle or squeezed) pipeline waits for sizing to load a variant."""
         if self.pipeline.active_variant is not None:
             return
+        if self.unavailable is not None:
+            raise ModelError(self.unavailable, family=self.pipeline.package.family)
         if self.on_unloaded_message is not None:
             self.on_unloaded_message(self)
         deadline = time.monotonic() + self.load_wait_s
@@ -241,10 +255,15 @@ class Worker:
             route_options=self.route_options[match.route],
             user_properties=dict(msg.user_properties),
             timer=timer,
+            fields=dict(job.origin) if job.origin else {},
         )
+        if self._on_partial is not None:
+            on_partial = self._on_partial
+            ctx.outputs.partial_sink = lambda seq, data: on_partial(job, seq, data)
         self.busy_since = time.monotonic()
         self.last_message = self.busy_since
         published = 0
+        answered = True
         try:
             self._ensure_loaded()
             results = run_payload(
@@ -255,9 +274,13 @@ class Worker:
                 declared_format=match.settings.format,
                 limits=self.limits,
             )
-            if results:
+            if results or ctx.outputs.events or ctx.outputs.states:
                 self._on_results(job, ctx, results, self.pipeline.active_variant)
                 published = len(results)
+        except CancelledError:
+            # Not answered and not acknowledged: the broker redelivers it next session.
+            log.warning("message_cancelled", pipeline=self.pipeline.name, request_id=job.request_id)
+            answered = False
         except PayloadError as exc:
             self._reject(job, exc)
         except ModelError as exc:
@@ -278,10 +301,13 @@ class Worker:
             self._reject(job, PayloadError(Reason.INFERENCE_FAILED, type(exc).__name__))
         finally:
             self.busy_since = None
-            self._on_done(
-                job, {**timer.stages, "total": (time.monotonic() - msg.received) * 1000}, published
-            )
-            job.ack()
+            if answered:
+                self._on_done(
+                    job,
+                    {**timer.stages, "total": (time.monotonic() - msg.received) * 1000},
+                    published,
+                )
+                job.ack()
 
     def _reject(self, job: Job, exc: PayloadError) -> None:
         exc.topic = exc.topic or job.message.topic

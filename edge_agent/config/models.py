@@ -114,7 +114,9 @@ class StatsSettings(_Strict):
 class PipelineSettings(_Strict):
     """One pipeline: a task served by a model family, with its own inbox and worker."""
 
-    kind: Literal["faces", "text", "wakeword"] = Field(description="Task implementation.")
+    kind: Literal["faces", "text", "wakeword", "objects", "speech", "generate"] = Field(
+        description="Task implementation."
+    )
     family: str | None = Field(
         default=None, description="Model family folder under models_dir; default: the kind."
     )
@@ -136,8 +138,17 @@ class PipelineSettings(_Strict):
 class RouteSettings(_Strict):
     """A topic filter feeding a pipeline."""
 
-    topic: str = Field(description="MQTT topic filter, e.g. sensors/+/image.")
+    topic: str | None = Field(
+        default=None,
+        description="MQTT topic filter, e.g. sensors/+/image; leave it out for a route fed "
+        "only by another route's `forward`.",
+    )
     pipeline: str = Field(description="Name of the pipeline that serves it.")
+    forward: str | None = Field(
+        default=None,
+        description="Route whose pipeline takes this route's results as input (a chain: "
+        "speech -> text intents). The forwarded result keeps the request id.",
+    )
     sensor_level: int = Field(
         default=1, ge=0, description="0-based topic level holding the sensor id."
     )
@@ -155,7 +166,11 @@ class RouteSettings(_Strict):
 
     @field_validator("topic")
     @classmethod
-    def _filter(cls, value: str) -> str:
+    def _filter(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("a topic filter must not be empty (null: fed by forwarding only)")
         levels = value.split("/")
         for i, level in enumerate(levels):
             if "#" in level and (level != "#" or i != len(levels) - 1):
@@ -278,4 +293,20 @@ class AgentSettings(BaseSettings):
                     f"route {name!r} names pipeline {route.pipeline!r}, which is not defined"
                     f" (defined: {known})"
                 )
+            if route.forward is not None and route.forward not in self.routes:
+                raise ValueError(
+                    f"route {name!r} forwards to route {route.forward!r}, which is not defined"
+                )
+        targets = {r.forward for r in self.routes.values()}
+        for name, route in self.routes.items():
+            if route.topic is None and name not in targets:
+                raise ValueError(f"route {name!r} has no topic and no route forwards to it")
+        for name in self.routes:
+            seen = [name]
+            nxt = self.routes[name].forward
+            while nxt is not None:
+                if nxt in seen:
+                    raise ValueError(f"routes forward in a cycle: {' -> '.join([*seen, nxt])}")
+                seen.append(nxt)
+                nxt = self.routes[nxt].forward
         return self

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 
 from edge_agent.errors import ModelError
@@ -75,13 +75,32 @@ class FamilyProfile:
             )
 
     @classmethod
-    def from_manifest(cls, manifest: ModelManifest, *, soft_share: float) -> FamilyProfile:
+    def from_manifest(
+        cls,
+        manifest: ModelManifest,
+        *,
+        soft_share: float,
+        available: Collection[str] | None = None,
+    ) -> FamilyProfile:
         """Build the profile from a validated manifest.
 
         Args:
             manifest: The family's manifest.
             soft_share: Share of soft bytes counted in each need.
+            available: Variant ids that can load here (None: all). When the
+                manifest's quality-first variant is not among them, the best
+                available one by quality takes its place as the ceiling.
+
+        Raises:
+            ModelError: No variant is available.
         """
+        chosen = [v for v in manifest.variants if available is None or v.id in available]
+        if not chosen:
+            raise ModelError("no variant of this family is available", family=manifest.family)
+        ids = {v.id for v in chosen}
+        quality_first = manifest.preferred.quality_first
+        if quality_first not in ids:
+            quality_first = max(chosen, key=lambda v: (v.quality, -v.hard_bytes)).id
         return cls(
             family=manifest.family,
             variants=tuple(
@@ -91,9 +110,9 @@ class FamilyProfile:
                     latency_ms=v.latency_ms,
                     quality=v.quality,
                 )
-                for v in manifest.variants
+                for v in chosen
             ),
-            quality_first=manifest.preferred.quality_first,
+            quality_first=quality_first,
             quality_floor=manifest.preferred.quality_floor,
         )
 

@@ -26,8 +26,9 @@ from edge_agent.elastic.plan import plan_decisions
 from edge_agent.elastic.policy import SizingPolicy
 from edge_agent.elastic.probe import MemoryProbe, MemoryReader
 from edge_agent.elastic.profile import FamilyProfile
+from edge_agent.errors import ModelError
 from edge_agent.health.stats import process_memory
-from edge_agent.runtime.manifest import ModelManifest
+from edge_agent.runtime.manifest import ModelPackage
 from edge_agent.worker import Worker
 
 __all__ = ["Swapper", "choose_variant", "release_memory"]
@@ -59,32 +60,54 @@ def release_memory() -> bool:
     return True
 
 
-def profiles_for(
-    manifests: Sequence[ModelManifest], settings: AgentSettings
-) -> list[FamilyProfile]:
-    """Sizing profiles of the families, in config order, each family once."""
+def profiles_for(packages: Sequence[ModelPackage], settings: AgentSettings) -> list[FamilyProfile]:
+    """Sizing profiles of the families, in config order, each family once.
+
+    Only variants that can load here count (a build artifact not built yet, or an
+    optional extra not installed, is left out); a family with none is left out
+    entirely and its pipeline answers ``model_unavailable`` with the reason.
+    """
     seen: dict[str, FamilyProfile] = {}
-    for manifest in manifests:
-        if manifest.family not in seen:
-            seen[manifest.family] = FamilyProfile.from_manifest(
-                manifest, soft_share=settings.elastic.soft_share
-            )
+    for package in packages:
+        if package.family in seen:
+            continue
+        available = [v.id for v in package.available_variants()]
+        if not available:
+            continue
+        seen[package.family] = FamilyProfile.from_manifest(
+            package.manifest, soft_share=settings.elastic.soft_share, available=available
+        )
     return list(seen.values())
 
 
+def unavailable_reason(package: ModelPackage) -> str | None:
+    """Why no variant of the family can load here (None: at least one can)."""
+    if package.available_variants():
+        return None
+    reasons = {v.id: package.unavailable_reason(v.id) for v in package.manifest.variants}
+    return "; ".join(f"{vid}: {why}" for vid, why in reasons.items())
+
+
 def choose_variant(
-    settings: AgentSettings, manifest: ModelManifest, probe: MemoryReader | None = None
+    settings: AgentSettings, package: ModelPackage, probe: MemoryReader | None = None
 ) -> str:
     """The variant a fresh start would run for one family now (for one-shot use).
 
-    Falls back to the smallest variant when nothing fits, so ``infer`` still answers.
+    Falls back to the smallest available variant when nothing fits, so ``infer``
+    still answers.
+
+    Raises:
+        ModelError: No variant of the family is available here.
     """
-    profile = FamilyProfile.from_manifest(manifest, soft_share=settings.elastic.soft_share)
+    why = unavailable_reason(package)
+    if why is not None:
+        raise ModelError(why, family=package.family)
+    profile = profiles_for([package], settings)[0]
     snapshot = (probe or MemoryProbe()).read()
     decision = plan_decisions([profile], settings.elastic, snapshot=snapshot)[0]
     if decision.to_variant is not None:
         return decision.to_variant
-    return min(manifest.variants, key=lambda v: v.hard_bytes).id
+    return min(profile.variants, key=lambda v: v.need_bytes).id
 
 
 class Swapper:
@@ -108,14 +131,16 @@ class Swapper:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
-        self.workers = dict(workers)
+        self._on_change = on_change
+        self._stop = threading.Event()
+        self._profiles = profiles_for([w.pipeline.package for w in workers.values()], settings)
+        sized = {p.family for p in self._profiles}
+        # Families with no variant available here stay out of sizing; their workers
+        # answer model_unavailable with the reason (see Worker.unavailable).
+        self.workers = {n: w for n, w in workers.items() if w.pipeline.package.family in sized}
         self._by_family: dict[str, list[Worker]] = {}
         for worker in self.workers.values():
             self._by_family.setdefault(worker.pipeline.package.family, []).append(worker)
-        self._on_change = on_change
-        self._stop = threading.Event()
-        manifests = [w.pipeline.package.manifest for w in self.workers.values()]
-        self._profiles = profiles_for(manifests, settings)
         self.controller = SizingController(
             probe or MemoryProbe(),
             SizingPolicy(settings.elastic),

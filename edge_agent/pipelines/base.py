@@ -19,6 +19,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from edge_agent.errors import ModelError
+from edge_agent.pipelines.outputs import SideOutputs
 from edge_agent.runtime.manifest import ModelPackage
 
 __all__ = [
@@ -133,6 +134,9 @@ class RequestContext:
         route_options: The route's options, validated by the pipeline's ``route_options_model``.
         user_properties: MQTT v5 user properties of the message.
         timer: Stage timer; pipelines time ``prepare``, ``infer`` and ``interpret``.
+        outputs: Events, retained states and partials the pipeline publishes
+            beside its results (see :mod:`edge_agent.pipelines.outputs`).
+        fields: Extra fields the message brought (a forwarded message's origin).
     """
 
     topic: str
@@ -142,6 +146,8 @@ class RequestContext:
     route_options: BaseModel
     user_properties: Mapping[str, str] = field(default_factory=dict)
     timer: StageTimer = field(default_factory=StageTimer)
+    outputs: SideOutputs = field(default_factory=SideOutputs)
+    fields: Mapping[str, Any] = field(default_factory=dict)
 
 
 class NoOptions(BaseModel):
@@ -163,6 +169,8 @@ class Pipeline(abc.ABC):
         options: Validated pipeline options (an ``options_model`` instance).
         num_threads: Interpreter threads.
         cache_dir: Writable folder for materialised variants.
+        models_dir: The folder of all families (a pipeline that also uses another
+            family's models, such as speech's wake words, loads them from here).
     """
 
     kind: ClassVar[str]
@@ -179,12 +187,14 @@ class Pipeline(abc.ABC):
         *,
         num_threads: int = 1,
         cache_dir: Path | None = None,
+        models_dir: Path | None = None,
     ) -> None:
         self.name = name
         self.package = package
         self.options = options
         self.num_threads = num_threads
         self.cache_dir = cache_dir
+        self.models_dir = models_dir
 
     def family_settings(self, model: type[_SettingsT]) -> _SettingsT:
         """Validate the manifest's ``[pipeline]`` table with the family's own model.
@@ -248,3 +258,21 @@ class Pipeline(abc.ABC):
 
     def reset(self, sensor: str) -> None:  # noqa: B027 - optional hook
         """Forget per-sensor stream state (streaming pipelines override)."""
+
+    def cancel(self) -> None:  # noqa: B027 - optional hook
+        """Ask a long ``process`` to stop soon (called from another thread at shutdown).
+
+        The one exception to the one-thread rule: implementations only set a flag
+        that ``process`` checks, and ``process`` then raises
+        :class:`~edge_agent.errors.CancelledError` so the message is not acknowledged
+        and the broker redelivers it to the next session.
+        """
+
+    def forward_payload(self, result: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The input a result hands to the next pipeline of a chain (None: nothing).
+
+        Default: a result with a string ``text`` field forwards ``{"text": ...}``
+        (a transcript, generated text). Families override to forward otherwise.
+        """
+        text = result.get("text")
+        return {"text": text} if isinstance(text, str) and text else None

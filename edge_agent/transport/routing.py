@@ -47,8 +47,12 @@ class Router:
         if topic.startswith((self._own, "$")):
             return None
         for name, route in self._routes:
-            if topic_matches_sub(route.topic, topic):
+            if route.topic is not None and topic_matches_sub(route.topic, topic):
                 levels = topic.split("/")
                 sensor = levels[route.sensor_level] if route.sensor_level < len(levels) else ""
                 return Match(name, route, sensor or "unknown")
         return None
+
+    def forwarded(self, route_name: str, sensor: str) -> Match:
+        """The match of a message forwarded along a chain to ``route_name`` for ``sensor``."""
+        return Match(route_name, dict(self._routes)[route_name], sensor)

@@ -93,3 +93,33 @@ def test_config_show_prints_sources(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_numeric_protocol_from_env_is_accepted() -> None:
     settings = load_config([], environ={"EDGE_AGENT_BROKER__PROTOCOL": "5"}).settings
     assert settings.broker.protocol == "5"
+
+
+def test_forward_to_an_unknown_route_is_an_error() -> None:
+    from edge_agent.config.models import AgentSettings
+
+    with pytest.raises(ValueError, match="forwards to route 'nope'"):
+        AgentSettings.model_validate(
+            {"routes": {"a": {"topic": "x/+/t", "pipeline": "text", "forward": "nope"}}}
+        )
+
+
+def test_forward_cycle_is_an_error() -> None:
+    from edge_agent.config.models import AgentSettings
+
+    with pytest.raises(ValueError, match="cycle"):
+        AgentSettings.model_validate(
+            {
+                "routes": {
+                    "a": {"topic": "x/+/t", "pipeline": "text", "forward": "b"},
+                    "b": {"pipeline": "text", "forward": "a"},
+                }
+            }
+        )
+
+
+def test_route_without_topic_must_be_a_forward_target() -> None:
+    from edge_agent.config.models import AgentSettings
+
+    with pytest.raises(ValueError, match="no topic and no route forwards to it"):
+        AgentSettings.model_validate({"routes": {"a": {"pipeline": "text"}}})

@@ -19,7 +19,6 @@ the frame edge may extend past 0 or 1, as in MediaPipe), best score first.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -46,7 +45,6 @@ from edge_agent.pipelines.faces.blazeface import (
     weighted_nms,
 )
 from edge_agent.runtime.interpreter import TFLiteModel
-from edge_agent.runtime.manifest import ModelPackage
 
 __all__ = ["FacesOptions", "FacesPipeline", "FacesSettings"]
 
@@ -175,16 +173,8 @@ class FacesPipeline(Pipeline):
     modality: ClassVar[Modality] = "image"
     options_model: ClassVar[type[BaseModel]] = FacesOptions
 
-    def __init__(
-        self,
-        name: str,
-        package: ModelPackage,
-        options: BaseModel,
-        *,
-        num_threads: int = 1,
-        cache_dir: Path | None = None,
-    ) -> None:
-        super().__init__(name, package, options, num_threads=num_threads, cache_dir=cache_dir)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.settings = self.family_settings(FacesSettings)
         self._loaded: _Loaded | None = None
 
