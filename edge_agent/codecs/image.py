@@ -42,6 +42,7 @@ _BYTE_MAX = 255
 _RGB = 3
 _MAX_SEGMENTS = 4096  # bounds the header walk on crafted files; Pillow re-checks
 _ORIENTATION = 0x0112
+_SWAPS_SIDES = frozenset({5, 6, 7, 8})
 _TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,
@@ -150,13 +151,25 @@ def _orientation(image: Image.Image) -> int:
         return 1
 
 
+def fit_factor(width: int, height: int, target: tuple[int, int]) -> int:
+    """Largest integer reduction after which the image still fills ``target`` when fitted.
+
+    Fitted as a letterbox does: the longer side (relative to the box) decides, so a
+    16384x2441 panorama for a 768-pixel box reduces by 21, not by 3.
+    """
+    return max(1, width // target[0], height // target[1])
+
+
 def _decode_jpeg(
     image: Image.Image, limits: ImageLimits, target: tuple[int, int] | None
-) -> npt.NDArray[np.uint8]:
+) -> tuple[npt.NDArray[np.uint8], bool]:
+    """Pixels, and whether the EXIF orientation swapped width and height."""
     if target is not None:
         # DCT scaling (1/2, 1/4, 1/8) while decoding: a 6000x6000 frame for a
-        # 416-pixel model decodes at 750x750 instead of 108 MB of RGB.
-        image.draft("RGB", target)
+        # 416-pixel model decodes at 750x750 instead of 108 MB of RGB. draft() picks
+        # the largest scale keeping both sides >= the size asked for.
+        factor = fit_factor(image.width, image.height, target)
+        image.draft("RGB", (max(1, image.width // factor), max(1, image.height // factor)))
     elif image.width * image.height > limits.max_decoded_pixels:
         raise PayloadError(
             Reason.TOO_MANY_PIXELS,
@@ -167,15 +180,13 @@ def _decode_jpeg(
     orientation = _orientation(image)
     if orientation in _TRANSPOSE:
         image = image.transpose(_TRANSPOSE[orientation])
-    return _to_rgb(image)
+    return _to_rgb(image), orientation in _SWAPS_SIDES
 
 
 def _decode_png(
     payload: bytes, image: Image.Image, limits: ImageLimits, target: tuple[int, int] | None
 ) -> npt.NDArray[np.uint8]:
-    factor = 1
-    if target is not None:
-        factor = max(1, min(image.width // target[0], image.height // target[1]))
+    factor = 1 if target is None else fit_factor(image.width, image.height, target)
     pixels = image.width * image.height
     if factor > 1 or pixels > limits.max_decoded_pixels:
         header = read_header(payload)
@@ -205,9 +216,11 @@ def _decode_encoded(
         raise PayloadError(Reason.MALFORMED_IMAGE, f"cannot open: {type(exc).__name__}") from None
     with image:
         _check_size(image.width, image.height, limits)
+        size = (image.width, image.height)  # before draft() shrinks it
         try:
             if fmt.mime == "image/jpeg":
-                rgb = _decode_jpeg(image, limits, target)
+                rgb, swapped = _decode_jpeg(image, limits, target)
+                size = (size[1], size[0]) if swapped else size
             else:
                 rgb = _decode_png(payload, image, limits, target)
         except PayloadError:
@@ -218,7 +231,8 @@ def _decode_encoded(
             raise PayloadError(
                 Reason.MALFORMED_IMAGE, f"cannot decode: {type(exc).__name__}"
             ) from None
-    return ImageSample(rgb=rgb, source_format=fmt.mime)
+    reduced = (int(rgb.shape[1]), int(rgb.shape[0])) != size
+    return ImageSample(rgb=rgb, source_format=fmt.mime, source_size=size if reduced else None)
 
 
 def _decode_raw(payload: bytes, fmt: PayloadFormat, limits: ImageLimits) -> ImageSample:
@@ -252,9 +266,10 @@ def decode_image(
         payload: The bytes (already checked non-empty and within ``max_bytes``).
         fmt: The resolved format (``image/*``).
         limits: Image limits.
-        target: (width, height) the model looks at: JPEGs decode at the largest
-            1/2, 1/4 or 1/8 scale and PNGs at the largest integer reduction that
-            keep both sides at least this large (None: full size).
+        target: (width, height) box the model fits the image into: JPEGs decode at
+            the largest 1/2, 1/4 or 1/8 scale and PNGs at the largest integer
+            reduction after which the image, fitted into the box, still fills it
+            (None: full size).
 
     Returns:
         RGB pixels (read-only), EXIF orientation applied for JPEG.

@@ -43,12 +43,26 @@ class ImageSample:
     """A decoded image.
 
     Attributes:
-        rgb: Pixels, shape (height, width, 3), uint8, RGB order.
+        rgb: Pixels, shape (height, width, 3), uint8, RGB order (read-only).
         source_format: Format it was decoded from (``image/jpeg``...).
+        source_size: (width, height) of the image as sent, when it was decoded at a
+            reduced scale; None when ``rgb`` is full size. Results report this size
+            (coordinates are normalised, so they hold at either scale).
     """
 
     rgb: npt.NDArray[np.uint8]
     source_format: str
+    source_size: tuple[int, int] | None = None
+
+    @property
+    def source_width(self) -> int:
+        """Width of the image as sent."""
+        return self.source_size[0] if self.source_size is not None else self.width
+
+    @property
+    def source_height(self) -> int:
+        """Height of the image as sent."""
+        return self.source_size[1] if self.source_size is not None else self.height
 
     @property
     def width(self) -> int:
@@ -259,10 +273,11 @@ class Pipeline(abc.ABC):
 
     @property
     def decode_size(self) -> tuple[int, int] | None:
-        """(width, height) the model looks at, for decoding images at reduced scale.
+        """(width, height) box the model fits images into, for decoding at reduced scale.
 
-        JPEG decoders can scale by 1/2, 1/4 or 1/8 while decoding; the image codec
-        keeps both sides at least this large (None: decode at full size).
+        JPEG decoders can scale by 1/2, 1/4 or 1/8 while decoding, PNGs are reduced
+        band by band; the codec keeps the image large enough that, fitted into this
+        box with its aspect ratio (a letterbox), it still fills it (None: full size).
         """
         return None
 

@@ -29,14 +29,17 @@ _M_MMAP_THRESHOLD = -3
 _M_ARENA_MAX = -8
 
 ALLOCATOR_SETTINGS: dict[str, int] = {
-    # Buffers below this come from the heap and are reused; larger ones (a 36 Mpx
-    # frame decoded at full size) are mmapped and given back as soon as freed.
-    "mmap_threshold": 16 << 20,
-    # Free memory kept at the top of a heap before trimming.
-    "trim_threshold": 32 << 20,
-    "top_pad": 1 << 20,
-    # Arenas for the whole process: stage threads share them instead of one each.
-    "arena_max": 4,
+    # Buffers of a message (a decoded 640x480 frame is 0.9 MB, its letterboxed
+    # tensor 0.4 MB) come from the heap and are reused; larger ones (a 6000x6000
+    # JPEG decoded at 1/4) are mmapped and handed back the moment they are freed.
+    "mmap_threshold": 2 << 20,
+    # Free memory kept at the top of a heap before trimming: per-message buffers
+    # stay mapped, while no burst can leave more than this per arena behind.
+    "trim_threshold": 8 << 20,
+    "top_pad": 256 << 10,
+    # Arenas for the whole process: the stage threads share two instead of
+    # holding one each (each arena keeps its own free memory).
+    "arena_max": 2,
 }
 
 

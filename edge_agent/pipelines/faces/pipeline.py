@@ -166,12 +166,34 @@ class _Loaded:
     classificators: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """Model input made for one variant (``infer`` redoes it if another is active)."""
+
+    loaded: _Loaded
+    sample: ImageSample
+    tensor: np.ndarray[Any, np.dtype[np.float32]]
+    placement: Letterbox
+
+
+@dataclass(frozen=True, slots=True)
+class _Raw:
+    """Outputs copied out of the interpreter, with the variant that made them."""
+
+    loaded: _Loaded
+    regressors: np.ndarray[Any, np.dtype[np.float32]]
+    scores: np.ndarray[Any, np.dtype[np.float32]]
+    placement: Letterbox
+    sample: ImageSample
+
+
 class FacesPipeline(Pipeline):
     """Face detection with BlazeFace (MediaPipe's anchors, decoding and weighted NMS)."""
 
     kind: ClassVar[str] = "faces"
     modality: ClassVar[Modality] = "image"
     options_model: ClassVar[type[BaseModel]] = FacesOptions
+    staged: ClassVar[bool] = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -275,8 +297,33 @@ class FacesPipeline(Pipeline):
             log.info("faces_variant_unloaded", pipeline=self.name, variant=self._loaded.variant)
         self._loaded = None
 
+    @property
+    def decode_size(self) -> tuple[int, int] | None:
+        """Four times the model input: big frames decode at 1/2..1/8 scale, still far above it.
+
+        The letterbox samples bilinearly without anti-aliasing, as MediaPipe does, so
+        how much the decoder averages first shows in the answers: at 4x every variant
+        finds the same faces as on the full decode of 28 frames enlarged to 2048 px
+        (box IoU >= 0.89), at 2x two variants lose a face on one frame
+        (``benchmarks/decode_scale_quality.py``).
+        """
+        # The largest input of any variant, so the decode does not depend on which
+        # variant is loaded (or whether one is: a frame can arrive while unloaded).
+        width = max(m.anchors.input_size_width for m in self.settings.models.values())
+        height = max(m.anchors.input_size_height for m in self.settings.models.values())
+        return width * 4, height * 4
+
     def process(self, sample: Sample, ctx: RequestContext) -> list[dict[str, Any]]:
-        """Detect faces in one image.
+        """Detect faces in one image (the three stages in one call).
+
+        Raises:
+            PayloadError: The sample is not an image.
+            ModelError: No variant is loaded.
+        """
+        return self.postprocess(self.infer(self.preprocess(sample, ctx), ctx), ctx)
+
+    def preprocess(self, sample: Sample, ctx: RequestContext) -> _Prepared:
+        """Letterbox and normalise for the active variant (any thread).
 
         Raises:
             PayloadError: The sample is not an image.
@@ -289,30 +336,48 @@ class FacesPipeline(Pipeline):
         active = self._loaded
         if active is None:
             raise ModelError("no variant loaded", family=self.package.family)
-        options = self.options if isinstance(self.options, FacesOptions) else FacesOptions()
         with ctx.timer.stage("prepare"):
             pixels, placement = letterbox(
                 sample.rgb, active.width, active.height, self.settings.letterbox_fill
             )
             low, high = self.settings.input_range
-            active.model.set_input(0, normalise(pixels, low, high)[None])
+            tensor = normalise(pixels, low, high)[None]
+        return _Prepared(active, sample, tensor, placement)
+
+    def infer(self, prepared: Any, ctx: RequestContext) -> _Raw:
+        """Run the model (owner thread); redo the preprocessing after a swap."""
+        if not isinstance(prepared, _Prepared):
+            raise TypeError("faces.infer takes what faces.preprocess returned")
+        active = self._loaded
+        if active is None:
+            raise ModelError("no variant loaded", family=self.package.family)
+        if prepared.loaded is not active:
+            prepared = self.preprocess(prepared.sample, ctx)
         with ctx.timer.stage("infer"):
+            active.model.set_input(0, prepared.tensor)
             active.model.invoke()
+            regressors = active.model.output(active.regressors)
+            scores = active.model.output(active.classificators)
+        return _Raw(active, regressors, scores, prepared.placement, prepared.sample)
+
+    def postprocess(self, raw: Any, ctx: RequestContext) -> list[dict[str, Any]]:
+        """Decode anchors, weighted NMS, map back (any thread; uses the raw's own variant)."""
+        if not isinstance(raw, _Raw):
+            raise TypeError("faces.postprocess takes what faces.infer returned")
+        options = self.options if isinstance(self.options, FacesOptions) else FacesOptions()
+        loaded = raw.loaded
         with ctx.timer.stage("interpret"):
             threshold = (
                 options.score_threshold
                 if options.score_threshold is not None
-                else active.settings.min_score
+                else loaded.settings.min_score
             )
             candidates = decode(
-                active.model.output(active.regressors),
-                active.model.output(active.classificators),
-                active.anchors,
-                active.decode,
-                threshold,
+                raw.regressors, raw.scores, loaded.anchors, loaded.decode, threshold
             )
             faces = weighted_nms(candidates, self.settings.iou_threshold, options.max_faces)
-            result = self._result(faces, placement, sample.width, sample.height)
+            sample = raw.sample
+            result = self._result(faces, raw.placement, sample.source_width, sample.source_height)
         return [result]
 
     def _result(
