@@ -1,9 +1,16 @@
-"""End-to-end throughput and latency of a pipeline through mosquitto, against a bare
-interpreter loop on the same decoded input in the same run.
+"""edge-agent against the script a user would write, and against the bare model loop.
 
-    python benchmarks/e2e_throughput.py [--pipeline faces] [--messages 300] [--window 8]
+For faces and text, in the same run, interleaved, ``--repeats`` rounds:
 
-Prints a JSON line and a markdown table; the README quotes the ratio.
+- **bare**: ``set_tensor / invoke / get_tensor`` on one prepared input, one thread;
+- **edge-agent**: the daemon through mosquitto (unix socket), pinned to the variant;
+- **peer**: ``benchmarks/peer_script.py`` through the same mosquitto, same model file.
+
+Throughput is answers per second with ``--window`` requests in flight; latency is
+publish → answer at one in flight. Prints min and median over the rounds and the
+ratios the README quotes.
+
+    python benchmarks/e2e_throughput.py [--pipelines faces text] [--messages 300] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -11,171 +18,191 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+from harness import FACE, REPO, Broker, TestClient, props, running
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
-
-from support.broker import Broker
-from support.client import TestClient
-from support.daemon import DaemonProcess, toml_dump
-
-from edge_agent.config.loader import load_config
-from edge_agent.elastic.swapper import choose_variant
-from edge_agent.pipelines.factory import build_pipeline
-
-SAMPLES = {
-    "faces": (REPO / "tests" / "fixtures" / "images" / "face.jpg", "image/jpeg"),
-}
+TEXTS = [b"the smoke alarm in the kitchen is beeping", b"water is leaking under the sink",
+         b"please turn off the porch light", b"a parcel was left at the front door"]
+VARIANT = {"faces": "full-float", "text": "xl"}
+TOPIC = {"faces": "sensors/s/image", "text": "sensors/s/text"}
+CTYPE = {"faces": "image/jpeg", "text": "text/plain"}
 
 
-def bare_loop(pipeline_name: str, variant: str, n: int) -> dict[str, float]:
-    """Time set_tensor + invoke + get_tensor on the already-prepared input tensor."""
-    settings = load_config([], device_id="bench", environ={}).settings
-    pipeline = build_pipeline(pipeline_name, settings, settings.pipelines[pipeline_name])
-    package = pipeline.package
-    from edge_agent.runtime.interpreter import TFLiteModel
+def _payloads(pipeline: str) -> list[bytes]:
+    return [FACE.read_bytes()] if pipeline == "faces" else TEXTS
 
-    spec = package.variant(variant)
-    model = TFLiteModel(package.variant_path(variant), sha256=spec.sha256)
+
+def _model_file(pipeline: str, cache: Path) -> Path:
+    from edge_agent.runtime.manifest import load_package
+
+    package = load_package(REPO / "models" / pipeline)
+    spec = package.variant(VARIANT[pipeline])
+    if spec.slice is None:
+        return package.variant_path(spec.id)
+    from edge_agent.runtime.slicing import materialise
+
+    return materialise(package.root / spec.slice.base, spec.slice.widths, cache,
+                       base_sha256=spec.sha256, allowed=[192, 384, 768, 1536])
+
+
+def bare_loop(pipeline: str, model_path: Path, n: int) -> float:
+    """Invocations per second of the model alone on a prepared input."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_path=str(model_path))
+    inputs = interp.get_input_details()
+    if pipeline == "text":
+        interp.resize_tensor_input(inputs[0]["index"], [12, 384])
+        interp.resize_tensor_input(inputs[1]["index"], [12])
+    interp.allocate_tensors()
     rng = np.random.default_rng(0)
-    inp = model.inputs[0]
-    x = inp.quantize(rng.uniform(-1, 1, inp.shape).astype(np.float32))
-    times = []
+    values = [rng.standard_normal(interp.get_input_details()[i]["shape"]).astype(np.float32)
+              for i in range(len(inputs))]
+    outs = [d["index"] for d in interp.get_output_details()]
+    t0 = time.perf_counter()
     for _ in range(n):
-        t0 = time.perf_counter()
-        model.set_raw_input(0, x)
-        model.invoke()
-        for i in range(len(model.outputs)):
-            model.raw_output(i)
-        times.append((time.perf_counter() - t0) * 1000)
-    return {
-        "p50_ms": statistics.median(times),
-        "p99_ms": float(np.percentile(times, 99)),
-        "per_s": 1000 / statistics.mean(times),
-    }
+        for d, v in zip(inputs, values, strict=True):
+            interp.set_tensor(d["index"], v)
+        interp.invoke()
+        for o in outs:
+            interp.get_tensor(o)
+    return n / (time.perf_counter() - t0)
 
 
-def end_to_end(pipeline_name: str, variant: str, n: int, window: int) -> dict[str, float]:
-    """Publish n payloads with at most ``window`` unanswered; time publish → result."""
-    path, content_type = SAMPLES[pipeline_name]
-    payload = path.read_bytes()
-    with tempfile.TemporaryDirectory(prefix="ea-bench-", ignore_cleanup_errors=True) as tmp:
-        root = Path(tmp)
-        broker = Broker(root)
-        broker.start()
-        config = {
-            "device_id": "bench",
-            "cache_dir": str(root / "cache"),
-            "broker": {"url": broker.unix_url},
-            "log": {"format": "json", "level": "warning"},
-            "elastic": {"pinned": {pipeline_name: variant}},
-            "pipelines": {
-                k: {"kind": k, "enabled": k == pipeline_name, "inbox_size": 1000}
-                for k in ("faces", "text", "wakeword")
-            },
-        }
-        cfg = root / "bench.toml"
-        cfg.write_text(toml_dump(config))
-        client = TestClient(broker.unix_url)
-        client.subscribe("edge-agent/bench/#")
-        daemon = DaemonProcess(cfg, root)
-        daemon.start()
-        daemon.wait_online(client, "edge-agent/bench/status")
-        topic = f"edge-agent/bench/results/{pipeline_name}/s"
-        sent: dict[str, float] = {}
-        latencies: list[float] = []
-        done = threading.Semaphore(window)
-        lock = threading.Lock()
+class Driver:
+    """Keeps ``window`` requests in flight and times each answer."""
 
-        original = client._on_message
+    def __init__(self, client: TestClient, result_prefix: str) -> None:
+        self.client = client
+        self.prefix = result_prefix
+        self.sent: dict[str, float] = {}
+        self.latency: list[float] = []
+        self.slots = threading.Semaphore(0)
+        self.lock = threading.Lock()
+        client.client.on_message = self._on_message
+        client.subscribe(result_prefix + "#")
 
-        def on_message(c, u, msg):  # type: ignore[no-untyped-def]
-            if msg.topic == topic:
-                rid = json.loads(msg.payload)["request_id"]
-                if rid in sent:
-                    with lock:
-                        latencies.append((time.perf_counter() - sent[rid]) * 1000)
-                    done.release()
-            original(c, u, msg)
+    def _on_message(self, c: object, u: object, msg: object) -> None:
+        topic = msg.topic  # type: ignore[attr-defined]
+        if not topic.startswith(self.prefix):
+            return
+        rid = json.loads(msg.payload)["request_id"]  # type: ignore[attr-defined]
+        with self.lock:
+            t0 = self.sent.pop(rid, None)
+            if t0 is not None:
+                self.latency.append((time.perf_counter() - t0) * 1000)
+        if t0 is not None:
+            self.slots.release()
 
-        client.client.on_message = on_message
-        # Warm up.
-        client.publish("sensors/s/image", payload, content_type=content_type, correlation_data=b"w")
-        client.on_topic(topic, timeout=60)
-        latencies.clear()
+    def run(self, pipeline: str, n: int, window: int, tag: str) -> tuple[float, list[float]]:
+        payloads = _payloads(pipeline)
+        self.latency.clear()
+        self.slots = threading.Semaphore(window)
         t0 = time.perf_counter()
         for i in range(n):
-            done.acquire(timeout=60)
-            rid = f"b{i}"
-            sent[rid] = time.perf_counter()
-            client.client.publish(
-                "sensors/s/image", payload, qos=1, properties=_props(content_type, rid)
-            )
-        deadline = time.monotonic() + 120
-        while len(latencies) < n and time.monotonic() < deadline:
-            time.sleep(0.01)
-        elapsed = time.perf_counter() - t0
-        daemon.terminate()
-        client.close()
-        broker.stop()
-    return {
-        "p50_ms": statistics.median(latencies),
-        "p99_ms": float(np.percentile(latencies, 99)),
-        "per_s": len(latencies) / elapsed,
-        "answered": len(latencies),
+            if not self.slots.acquire(timeout=60):
+                raise TimeoutError(f"{tag}: no answer within 60 s")
+            rid = f"{tag}-{i}"
+            with self.lock:
+                self.sent[rid] = time.perf_counter()
+            self.client.client.publish(TOPIC[pipeline], payloads[i % len(payloads)], qos=1,
+                                       properties=props(CTYPE[pipeline], rid))
+        deadline = time.monotonic() + 60
+        while len(self.latency) < n and time.monotonic() < deadline:
+            time.sleep(0.002)
+        return len(self.latency) / (time.perf_counter() - t0), list(self.latency)
+
+
+@contextmanager
+def _peer(pipeline: str, model: Path) -> Iterator[TestClient]:
+    with tempfile.TemporaryDirectory(prefix="ea-peer-") as tmp:
+        broker = Broker(Path(tmp))
+        broker.start()
+        args = [sys.executable, str(REPO / "benchmarks/peer_script.py"), pipeline,
+                "--socket", str(broker.socket_path), "--model", str(model),
+                "--range", "full", "--family", str(REPO / "models/text")]
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = TestClient(broker.unix_url)
+        try:
+            client.subscribe("peer/status")
+            client.on_topic("peer/status", timeout=60)
+            yield client
+        finally:
+            proc.terminate()
+            proc.wait(10)
+            client.close()
+            broker.stop()
+
+
+def _daemon(pipeline: str, shards: int) -> Callable[[], object]:
+    routes = {"r": {"topic": TOPIC[pipeline], "pipeline": pipeline}}
+    if pipeline == "text":
+        routes["r"]["options"] = {"labels": {
+            "alarm": ["a smoke or fire alarm"], "water": ["a water leak"],
+            "light": ["turn the lights on or off"], "parcel": ["a parcel was delivered"]}}
+    spec = {"kind": pipeline, "inbox_size": 1000, "shards": shards}
+    return lambda: running({pipeline: spec}, routes=routes,
+                           extra={"elastic": {"pinned": {pipeline: VARIANT[pipeline]}}})
+
+
+def measure(
+    pipeline: str, n: int, window: int, repeats: int, shards: int
+) -> dict[str, dict[str, list[float]]]:
+    cache = Path(tempfile.mkdtemp(prefix="ea-e2e-"))
+    model = _model_file(pipeline, cache)
+    out: dict[str, dict[str, list[float]]] = {
+        k: {"per_s": [], "p50_ms": []} for k in ("bare", "edge-agent", "peer")
     }
-
-
-def _props(content_type: str, rid: str):  # type: ignore[no-untyped-def]
-    from paho.mqtt.packettypes import PacketTypes
-    from paho.mqtt.properties import Properties
-
-    p = Properties(PacketTypes.PUBLISH)
-    p.ContentType = content_type
-    p.CorrelationData = rid.encode()
-    return p
+    for r in range(repeats):
+        order = ["bare", "edge-agent", "peer"]
+        order = order[r % 3 :] + order[: r % 3]
+        for who in order:
+            if who == "bare":
+                out[who]["per_s"].append(bare_loop(pipeline, model, n))
+                continue
+            ctx = _daemon(pipeline, shards)() if who == "edge-agent" else _peer(pipeline, model)
+            with ctx as bench:  # type: ignore[attr-defined]
+                client = bench.client if who == "edge-agent" else bench
+                prefix = ("edge-agent/bench/results/" if who == "edge-agent" else "peer/results/")
+                driver = Driver(client, prefix)
+                driver.run(pipeline, 20, 4, f"{who}-warm{r}")
+                per_s, _ = driver.run(pipeline, n, window, f"{who}-t{r}")
+                _, lat = driver.run(pipeline, max(50, n // 3), 1, f"{who}-l{r}")
+                out[who]["per_s"].append(per_s)
+                out[who]["p50_ms"].append(statistics.median(lat))
+    return out
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--pipeline", default="faces", choices=sorted(SAMPLES))
-    parser.add_argument("--variant")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--pipelines", nargs="+", default=["faces", "text"])
     parser.add_argument("--messages", type=int, default=300)
-    parser.add_argument("--window", type=int, default=4)
+    parser.add_argument("--window", type=int, default=16)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--shards", type=int, default=1, help="pipelines.<name>.shards")
     args = parser.parse_args()
-    settings = load_config([], device_id="bench", environ={}).settings
-    from edge_agent.runtime.manifest import load_package
-
-    package = load_package(settings.models_dir / args.pipeline)
-    variant = args.variant or choose_variant(settings, package)
-    bare = bare_loop(args.pipeline, variant, args.messages)
-    e2e = end_to_end(args.pipeline, variant, args.messages, args.window)
-    out = {
-        "pipeline": args.pipeline,
-        "variant": variant,
-        "messages": args.messages,
-        "window": args.window,
-        "bare": bare,
-        "e2e": e2e,
-        "throughput_ratio": e2e["per_s"] / bare["per_s"],
-    }
-    print(json.dumps(out))
-    print()
-    print("| path | p50 ms | p99 ms | messages/s |")
-    print("|---|---|---|---|")
-    row = "| {} | {:.2f} | {:.2f} | {:.0f} |"
-    print(row.format(f"bare interpreter loop ({variant})", bare["p50_ms"], bare["p99_ms"],
-                     bare["per_s"]))
-    print(row.format("end to end via mosquitto (decode, prepare, infer, publish)",
-                     e2e["p50_ms"], e2e["p99_ms"], e2e["per_s"]))
-    print(f"\nend-to-end throughput = {out['throughput_ratio']:.2f} x bare interpreter loop")
+    for pipeline in args.pipelines:
+        m = measure(pipeline, args.messages, args.window, args.repeats, args.shards)
+        med = {k: statistics.median(v["per_s"]) for k, v in m.items()}
+        print(f"\n{pipeline} ({VARIANT[pipeline]}), {args.messages} messages, {args.window} in "
+              f"flight, {args.repeats} interleaved rounds, edge-agent with {args.shards} shard(s)")
+        print("| path | answers/s min | answers/s median | p50 ms at 1 in flight (median) |")
+        print("|---|---|---|---|")
+        for who, v in m.items():
+            p50 = f"{statistics.median(v['p50_ms']):.2f}" if v["p50_ms"] else "-"
+            print(f"| {who} | {min(v['per_s']):.0f} | {med[who]:.0f} | {p50} |")
+        print(f"edge-agent / peer: {med['edge-agent'] / med['peer']:.2f} x (median), "
+              f"edge-agent / bare loop: {med['edge-agent'] / med['bare']:.2f} x")
+        print("json:", json.dumps({"pipeline": pipeline, **m}))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import os
+import sys
 import threading
 import time
 import zlib
@@ -45,6 +46,7 @@ __all__ = ["Daemon"]
 log = structlog.get_logger("edge_agent.daemon")
 
 _HOUSEKEEPING_S = 0.25  # drop reports, health
+_SWITCH_INTERVAL_S = 0.0005
 _RETAINED_MEMORY = 4096  # topics whose last answered retained message is remembered
 _STAGE_DEPTH = 8  # messages a worker holds beyond its inbox (prefetch, in flight, finishing)
 # mosquitto's count of messages it dropped (queue limits, for any client): the drops
@@ -92,10 +94,18 @@ class _Entry:
         return self.pipeline.package
 
     def shard_for(self, sensor: str) -> _Shard:
-        """The shard a sensor always goes to (stable across restarts)."""
+        """The shard for a message of ``sensor``.
+
+        Pipelines with per-sensor state always send a sensor to the same shard
+        (stable across restarts); stateless ones use the shard with the fewest
+        messages waiting.
+        """
         if len(self.shards) == 1:
             return self.shards[0]
-        return self.shards[zlib.crc32(sensor.encode()) % len(self.shards)]
+        cls = type(self.pipeline)
+        if cls.streaming or cls.sensor_affinity:
+            return self.shards[zlib.crc32(sensor.encode()) % len(self.shards)]
+        return min(self.shards, key=lambda s: len(s.inbox))
 
 
 def _shard_count(spec: PipelineSettings, cls: type[Pipeline]) -> int:
@@ -225,6 +235,10 @@ class Daemon:
             ModelError: A model package or variant cannot be loaded.
         """
         tune_allocator()
+        # Threads hand messages to each other and the model thread comes back from
+        # invoke() (which releases the GIL) wanting it at once; with the default 5 ms
+        # switch interval it waits behind a busy decode thread for up to 5 ms.
+        sys.setswitchinterval(_SWITCH_INTERVAL_S)
         self._check_broker()
         self._build()
         workers = {s.worker.name: s.worker for e in self._entries.values() for s in e.shards}

@@ -146,9 +146,10 @@ class PipelineSettings(_Strict):
     )
     shards: int | Literal["auto"] = Field(
         default="auto",
-        description="Workers, each with its own models and inbox; a sensor always goes to the "
-        "same one (its stream state stays there). auto: one per core (at most 4) for streaming "
-        "kinds (wakeword), else 1.",
+        description="Workers, each with its own model instance and inbox, running in parallel. "
+        "Stream and tracker state stays with a sensor's shard; stateless kinds send each "
+        "message to the least busy one. auto: one per core (at most 4) for streaming kinds "
+        "(wakeword), else 1.",
     )
 
     @field_validator("shards")

@@ -199,6 +199,10 @@ class Pipeline(abc.ABC):
     streaming: ClassVar[bool] = False
     """Keeps state per sensor stream (wake words): ``shards = "auto"`` spreads sensors
     over one worker per core."""
+    sensor_affinity: ClassVar[bool] = False
+    """Keeps state per sensor (a tracker): with several shards, a sensor always goes to
+    the same one. Otherwise (and unless ``streaming``) a message goes to the shard with
+    the fewest waiting, and answers of one sensor may overtake each other."""
     max_busy_s: ClassVar[float] = 60.0
     """Longest one message may keep the owner thread before the worker counts as stuck."""
 
