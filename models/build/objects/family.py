@@ -24,7 +24,7 @@ __all__ = [
     "render_manifest",
 ]
 
-QUALITY_FLOOR = 0.6
+QUALITY_FLOOR = 0.5
 DEFAULT_MIN_SCORE = 0.35
 IOU_THRESHOLD = 0.6
 SIZES = (416, 320, 256)
