@@ -99,7 +99,10 @@ def detect_all(variant: str, fixtures: Path = FIXTURES) -> dict[str, list[dict[s
     return out
 
 
-def score(found: dict[str, list[dict[str, Any]]], expected: dict[str, list[dict[str, Any]]]) -> Score:
+Found = dict[str, list[dict[str, Any]]]
+
+
+def score(found: Found, expected: Found) -> Score:
     """Precision/recall counts over all images."""
     reported = sum(len(v) for v in found.values())
     wanted = sum(len(v) for v in expected.values())
