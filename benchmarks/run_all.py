@@ -18,6 +18,10 @@ PY = sys.executable
 
 BENCHMARKS: list[tuple[str, list[str]]] = [
     ("e2e_faces", [PY, "benchmarks/e2e_throughput.py", "--pipeline", "faces", "--messages", "300"]),
+    (
+        "e2e_objects",
+        [PY, "benchmarks/e2e_throughput.py", "--pipeline", "objects", "--messages", "200"],
+    ),
     ("faces_models", [PY, "benchmarks/faces_models.py", "--runs", "200"]),
     ("objects_models", [PY, "benchmarks/objects_models.py", "--runs", "50"]),
     ("text_table", [PY, "benchmarks/text_models.py", "--table", "models/text"]),
