@@ -125,7 +125,10 @@ class ObjectsOptions(_FilterOptions):
 
 
 class ObjectsRouteOptions(_FilterOptions):
-    """Per-route options of ``objects``; unset ones take the pipeline's value."""
+    """Per-route options of ``objects`` (e.g. per camera); unset ones take the pipeline's value.
+
+    The field descriptions are the pipeline's; on a route, ``null`` means "as the pipeline".
+    """
 
     events: bool | None = Field(
         default=None, description="Override the pipeline's `events` for this route."
