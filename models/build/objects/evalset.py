@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from models.build.faces_sources import SOURCES, Photo, load_photo
+from models.build.faces_sources import Photo, load_photo
 from models.build.fetch import extract_member, fetch_wheel
 
 __all__ = ["LABELS", "Labelled", "generate", "main"]
