@@ -3,14 +3,16 @@
 Usage::
 
     python benchmarks/measure_model.py FILE [--threads N] [--runs N] [--inputs random|zero]
+                                           [--input-shape 1,3,320,320]
 
 The measurement runs in a fresh subprocess (this script re-executes itself with
 ``--child``), so nothing loaded by the caller is counted. In the child:
 
 1. the runtime is imported (``ai_edge_litert``, else ``tflite_runtime``) and
    ``/proc/self/smaps_rollup`` is read: the import is *not* counted;
-2. the interpreter is built from the file path (memory-mapped), tensors are
-   allocated, inputs are filled (seeded random or zeros) and invoked once;
+2. the interpreter is built from the file path (memory-mapped), the first input
+   is resized when ``--input-shape`` is given (models with a dynamic input size),
+   tensors are allocated, inputs are filled (seeded random or zeros) and invoked once;
 3. ``smaps_rollup`` is read again. ``hard_bytes`` is the growth of ``Anonymous``
    (memory that must really be available: arenas, XNNPACK-packed weights,
    workspace); ``soft_bytes`` is the growth of file-backed RSS (``Rss`` minus
@@ -19,10 +21,10 @@ The measurement runs in a fresh subprocess (this script re-executes itself with
    models in one process); ``model_rss_bytes`` is the resident part of the
    model file's own mapping only;
 4. a few warm-up invokes, then ``--runs`` timed invokes give ``p50_ms`` and
-   ``p90_ms``.
+   ``p90_ms`` and ``p99_ms``.
 
 Prints one JSON object: ``file``, ``file_bytes``, ``hard_bytes``, ``soft_bytes``,
-``model_rss_bytes``, ``first_invoke_ms``, ``p50_ms``, ``p90_ms``, ``threads``, ``runs``,
+``model_rss_bytes``, ``first_invoke_ms``, ``p50_ms``, ``p90_ms``, ``p99_ms``, ``threads``, ``runs``,
 ``runtime``.
 Linux only (needs ``/proc/self/smaps_rollup``).
 """
@@ -107,7 +109,8 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def measure(
-    path: Path, *, threads: int = 1, runs: int = 50, inputs: str = "random"
+    path: Path, *, threads: int = 1, runs: int = 50, inputs: str = "random",
+    input_shape: tuple[int, ...] | None = None,
 ) -> dict[str, Any]:
     """Measure ``path`` in *this* process (call it from a fresh one).
 
@@ -116,6 +119,7 @@ def measure(
         threads: Interpreter threads.
         runs: Timed invokes after warm-up.
         inputs: ``"random"`` (seeded) or ``"zero"`` input values.
+        input_shape: Shape to resize the first input to before allocating.
 
     Returns:
         The figures described in the module docstring.
@@ -126,6 +130,9 @@ def measure(
     gc.collect()
     anon0, file0 = _memory()
     interp = interpreter_cls(model_path=str(path), num_threads=threads)
+    if input_shape is not None:
+        index = interp.get_input_details()[0]["index"]
+        interp.resize_tensor_input(index, list(input_shape), strict=False)
     interp.allocate_tensors()
     _fill_inputs(interp, inputs)
     start = time.perf_counter()
@@ -149,6 +156,7 @@ def measure(
         "first_invoke_ms": round(first_ms, 4),
         "p50_ms": round(_percentile(times, 0.5), 4),
         "p90_ms": round(_percentile(times, 0.9), 4),
+        "p99_ms": round(_percentile(times, 0.99), 4),
         "threads": threads,
         "runs": runs,
         "runtime": runtime,
@@ -158,6 +166,7 @@ def measure(
 def measure_in_subprocess(
     path: Path, *, threads: int = 1, runs: int = 50, inputs: str = "random",
     python: str | None = None, timeout_s: float = 600.0,
+    input_shape: tuple[int, ...] | None = None,
 ) -> dict[str, Any]:
     """Measure ``path`` in a fresh Python process and return its figures.
 
@@ -168,6 +177,7 @@ def measure_in_subprocess(
         inputs: ``"random"`` or ``"zero"``.
         python: Interpreter to run (default: the current one).
         timeout_s: Give up after this many seconds.
+        input_shape: Shape to resize the first input to (dynamic-size models).
 
     Returns:
         The figures described in the module docstring.
@@ -179,6 +189,8 @@ def measure_in_subprocess(
         python or sys.executable, str(Path(__file__).resolve()), "--child", str(path),
         "--threads", str(threads), "--runs", str(runs), "--inputs", inputs,
     ]
+    if input_shape is not None:
+        cmd += ["--input-shape", ",".join(str(d) for d in input_shape)]
     proc = subprocess.run(
         cmd, capture_output=True, text=True, check=False, timeout=timeout_s
     )
@@ -196,15 +208,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=50, help="timed invokes (default 50)")
     parser.add_argument("--inputs", choices=("random", "zero"), default="random",
                         help="input values (default: seeded random)")
+    parser.add_argument("--input-shape", default=None,
+                        help="resize the first input first, e.g. 1,3,320,320")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not args.file.is_file():
         parser.error(f"no such file: {args.file}")
+    shape = tuple(int(d) for d in args.input_shape.split(",")) if args.input_shape else None
     if args.child:
-        result = measure(args.file, threads=args.threads, runs=args.runs, inputs=args.inputs)
+        result = measure(args.file, threads=args.threads, runs=args.runs, inputs=args.inputs,
+                         input_shape=shape)
     else:
         result = measure_in_subprocess(
-            args.file, threads=args.threads, runs=args.runs, inputs=args.inputs
+            args.file, threads=args.threads, runs=args.runs, inputs=args.inputs,
+            input_shape=shape,
         )
     print(json.dumps(result))
     return 0

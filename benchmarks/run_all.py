@@ -17,8 +17,16 @@ REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable
 
 BENCHMARKS: list[tuple[str, list[str]]] = [
-    ("e2e_faces", [PY, "benchmarks/e2e_throughput.py", "--pipeline", "faces", "--messages", "300"]),
+    (
+        "e2e_vs_peer",
+        [PY, "benchmarks/e2e_throughput.py", "--pipelines", "faces", "text", "--repeats", "3"],
+    ),
+    (
+        "e2e_objects",
+        [PY, "benchmarks/e2e_throughput.py", "--pipelines", "objects", "--messages", "200"],
+    ),
     ("faces_models", [PY, "benchmarks/faces_models.py", "--runs", "200"]),
+    ("objects_models", [PY, "benchmarks/objects_models.py", "--runs", "50"]),
     ("text_table", [PY, "benchmarks/text_models.py", "--table", "models/text"]),
     (
         "wakeword_streams_50",

@@ -131,6 +131,9 @@ def _samples(models_dir: Path) -> list[tuple[str, str, bytes]]:
     out: list[tuple[str, str, bytes]] = []
     for path in sorted(root.glob("*.jpg")):
         out.append(("image", "image/jpeg", path.read_bytes()))
+    if (models_dir / "objects" / "manifest.toml").exists():
+        # The same camera frames go to the objects pipeline too (its own route).
+        out += [("snapshot", "image/jpeg", p.read_bytes()) for p in sorted(root.glob("*.jpg"))]
     texts = root / "texts.txt"
     if texts.exists():
         out += [
@@ -149,6 +152,9 @@ def _summary(doc: Mapping[str, Any]) -> str:
     if pipeline == "faces":
         scores = ", ".join(f"{f['score']:.2f}" for f in result.get("faces", []))
         what = f"{result.get('count', 0)} face(s) [{scores}]"
+    elif pipeline == "objects":
+        found = ", ".join(f"{o['label']} {o['score']:.2f}" for o in result.get("objects", []))
+        what = f"{result.get('count', 0)} object(s) [{found}]"
     elif pipeline == "text":
         what = f"label={result.get('label')} score={result.get('score', 0):.2f}"
     elif "detections" in result:
@@ -188,6 +194,11 @@ def run_demo(
         for kind in ("faces", "text", "wakeword"):
             if not (models_dir / kind / "manifest.toml").exists():
                 base[f"pipelines.{kind}.enabled"] = "false"
+        if (models_dir / "objects" / "manifest.toml").exists():
+            # Not a default pipeline: the demo adds it with its own snapshot route.
+            base["pipelines.objects.kind"] = "objects"
+            base["routes.snapshots.topic"] = "sensors/+/snapshot"
+            base["routes.snapshots.pipeline"] = "objects"
         base.update(flags)
         config = load_config(files, device_id=device or "demo-device", flags=base)
         settings = config.settings

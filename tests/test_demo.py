@@ -20,6 +20,9 @@ def _demo(*extra: str) -> str:
 
 def _check(out: str) -> None:
     assert "result  faces" in out
+    objects = [ln for ln in out.splitlines() if "result  objects   demo-snapshot" in ln]
+    assert len(objects) == 2  # person.jpg, person_and_cat.jpg
+    assert any("person" in ln and "cat" in ln for ln in objects)
     assert out.count("result  text") == 4
     assert "okay_nabu" in out
     assert "error" not in out

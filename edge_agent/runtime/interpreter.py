@@ -168,6 +168,25 @@ class TFLiteModel:
             _spec(d) for d in self._interp.get_output_details()
         )
 
+    def resize_input(self, i: int, shape: tuple[int, ...]) -> None:
+        """Give input ``i`` a new shape (a dynamic dimension), reallocate and rebind the specs.
+
+        Raises:
+            ModelError: The model cannot take that shape.
+        """
+        try:
+            self._interp.resize_tensor_input(self.inputs[i].index, list(shape), strict=True)
+            self._interp.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(
+                f"runtime rejected input shape {shape}: {exc}",
+                family=self.family,
+                variant=self.variant,
+                path=str(self.path),
+            ) from exc
+        self.inputs = tuple(_spec(d) for d in self._interp.get_input_details())
+        self.outputs = tuple(_spec(d) for d in self._interp.get_output_details())
+
     @property
     def interpreter(self) -> Any:
         """The underlying interpreter, for callers that need its full API."""

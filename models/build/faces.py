@@ -22,11 +22,9 @@ give byte-identical files.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import re
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -262,29 +260,11 @@ def build(out: Path) -> dict[str, str]:
     return written
 
 
-def _check_reproducible() -> int:
-    with tempfile.TemporaryDirectory() as one, tempfile.TemporaryDirectory() as two:
-        first = build(Path(one))
-        second = build(Path(two))
-    for name in sorted(first):
-        same = first[name] == second.get(name)
-        print(f"{'same' if same else 'DIFFERENT'}  {first[name]}  {name}")
-    return 0 if first == second else 1
-
-
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point."""
-    parser = argparse.ArgumentParser(description="Build the faces model family.")
-    parser.add_argument("--out", type=Path, default=Path("models/faces"), help="family folder")
-    parser.add_argument("--check", action="store_true",
-                        help="build twice in temporary folders and compare sha256s")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if args.check:
-        return _check_reproducible()
-    for name, digest in sorted(build(args.out).items()):
-        print(f"{digest}  {args.out / name}")
-    return 0
+    """Command-line entry point (``--out``, ``--check``: see :mod:`models.build.family_cli`)."""
+    from models.build.family_cli import run
+
+    return run(argv, family="faces", build=build)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Build of the ``objects`` family (NanoDet from an npm package; see models/objects/README.md)."""
