@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,7 @@ from edge_agent.elastic.swapper import Swapper, unavailable_reason
 from edge_agent.errors import ConfigError, PayloadError, Reason
 from edge_agent.health.notify import Notifier
 from edge_agent.health.stats import Stats
+from edge_agent.operations import Operations
 from edge_agent.pipelines.base import Pipeline, RequestContext
 from edge_agent.pipelines.factory import build_pipeline, validate_options
 from edge_agent.results.schema import (
@@ -69,10 +70,19 @@ class Daemon:
     Args:
         settings: Effective settings.
         notifier: systemd notifier (default: from the environment).
+        reload_source: Reads the config files again (the control API's ``reload``).
     """
 
-    def __init__(self, settings: AgentSettings, *, notifier: Notifier | None = None) -> None:
+    def __init__(
+        self,
+        settings: AgentSettings,
+        *,
+        notifier: Notifier | None = None,
+        reload_source: Callable[[], AgentSettings] | None = None,  # [ops hook]
+    ) -> None:
         self.settings = settings
+        self.reload_source = reload_source  # [ops hook]
+        self.operations: Operations | None = None  # [ops hook]
         self.topics = Topics(settings.topic_prefix, settings.device_id)
         self.notifier = notifier or Notifier()
         self.stats = Stats()
@@ -171,16 +181,20 @@ class Daemon:
             for r in self._routes.values()
             if r.topic is not None
         ]
+        packages = {n: e.package for n, e in self._entries.items()}  # [ops hook]
+        self.operations = Operations(self, packages)  # [ops hook]
+        subs += self.operations.subscriptions  # [ops hook] control requests, HA birth + configs
         self.transport = MqttTransport(
             self.settings.broker,
             client_id=self.settings.broker.client_id or f"edge-agent-{self.settings.device_id}",
             status_topic=self.topics.status,
             subscriptions=subs,
             on_message=self._on_message,
-            on_online=self._publish_details,
+            on_online=self._on_online,  # [ops hook] was self._publish_details
             password=password,
         )
         self._accepting.set()
+        self.operations.start()  # [ops hook]
         self.transport.start()
         self.sizing.start(self.stop_event)
         threading.Thread(target=self._stats_loop, name="stats", daemon=True).start()
@@ -211,11 +225,15 @@ class Daemon:
     def _on_message(self, msg: InboundMessage, ack: Any) -> None:
         if not self._accepting.is_set():
             return  # not acknowledged: the broker keeps it for our next session
+        if self.operations is not None and self.operations.take(msg, ack):  # [ops hook]
+            return
         match = self.router.match(msg.topic)
         if match is None:
             self.stats.unrouted += 1
             ack()
             return
+        if self.operations is not None:  # [ops hook] a sensor's entities appear on first sight
+            self.operations.sensor_seen(match.settings.pipeline, match.sensor)
         if self._redeliveries.is_redelivery(msg):
             log.info("duplicate_ignored", topic=msg.topic, size=len(msg.payload))
             ack()
@@ -302,6 +320,8 @@ class Daemon:
             )
             self._publish(self.topics.event(entry.pipeline.name, job.match.sensor), doc)
         for state in ctx.outputs.states:
+            if self.operations is not None:  # [ops hook] a count's entity before its value
+                self.operations.state_published(state.path)
             self._publish_raw(self.topics.state(state.path), state.payload, retain=True)
         self._forward(job, entry, results)
         log.info(
@@ -435,6 +455,11 @@ class Daemon:
     def _publish_details(self) -> None:
         self._publish(self.topics.status_details, self.details(), retain=True)
 
+    def _on_online(self) -> None:  # [ops hook]
+        self._publish_details()
+        if self.operations is not None:
+            self.operations.on_connected()
+
     def stats_document(self) -> dict[str, Any]:
         """The periodic stats document."""
         doc = self.stats.snapshot()
@@ -459,7 +484,10 @@ class Daemon:
     def _stats_loop(self) -> None:
         interval = self.settings.stats.interval_s
         while not self.stop_event.wait(interval):
-            self._publish(self.topics.stats, self.stats_document())
+            doc = self.stats_document()
+            self._publish(self.topics.stats, doc)
+            if self.operations is not None:  # [ops hook] textfile, sensor expiry
+                self.operations.after_stats(doc)
             self._check_stuck()
 
     def _check_stuck(self) -> None:
@@ -498,6 +526,8 @@ class Daemon:
         self.stop_event.set()
         if self.sizing is not None:
             self.sizing.stop()
+        if self.operations is not None:  # [ops hook]
+            self.operations.stop()
         if self.transport is not None:
             self._publish_details()
             self.transport.stop(offline=True)
