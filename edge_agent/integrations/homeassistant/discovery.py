@@ -226,38 +226,48 @@ class HomeAssistantDiscovery:
     def _reconcile(self, topic: str, payload: bytes) -> None:
         if not payload:
             return  # an entity already removed (or our own removal echoed back)
-        self._register(topic, payload)
+        learned = self._register(topic, payload)
         entity = self.expected().get(topic)
         if entity is None:
             log.info("homeassistant_stale_entity_removed", topic=topic)
             self._remove(topic)
             return
-        current = _encode(self.catalog.payload(entity))
-        if payload != current:
+        if learned:
+            # A sensor known from an earlier run: all of its entities, in their current form.
+            self._publish_entities(learned)
+        elif payload != _encode(self.catalog.payload(entity)):
             self._send(topic, entity)
 
-    def _register(self, topic: str, payload: bytes) -> None:
-        """Learn a sensor or a count from a retained config, if its pipeline is still served."""
+    def _register(self, topic: str, payload: bytes) -> list[Entity]:
+        """Learn a sensor or a count from a retained config if its pipeline is still served.
+
+        Returns:
+            The entities of a sensor or count not known before (empty otherwise).
+        """
         component = topic.split("/")[-4]
         try:
             config = json.loads(payload)
             state_topic = config["state_topic"]
         except (ValueError, KeyError, TypeError):
-            return
-        if not isinstance(state_topic, str):
-            return
-        kind = self.catalog.classify(state_topic)
-        if kind is None:
-            return
+            return []
+        kind = self.catalog.classify(state_topic) if isinstance(state_topic, str) else None
+        if kind is None or not kind.sensor:
+            return []
         now = self._clock()
         with self._lock:
-            if kind.kind == "sensor" and kind.pipeline in self.pipelines and kind.sensor:
-                self._sensors.setdefault((kind.pipeline, kind.sensor), now)
+            if kind.kind == "sensor" and kind.pipeline in self.pipelines:
+                key = (kind.pipeline, kind.sensor)
+                if key not in self._sensors:
+                    self._sensors[key] = now
+                    return self.catalog.sensor_entities(self.pipelines[kind.pipeline], kind.sensor)
             elif (
                 kind.kind == "count"
                 and component == "sensor"
-                and kind.sensor
                 and kind.label
                 and any(p.kind in _OBJECT_KINDS for p in self.pipelines.values())
             ):
-                self._counts.setdefault((kind.sensor, kind.zone, kind.label), now)
+                count = (kind.sensor, kind.zone, kind.label)
+                if count not in self._counts:
+                    self._counts[count] = now
+                    return [self.catalog.count_entity(*count)]
+        return []
