@@ -115,7 +115,7 @@ def plan(ctx: ControlContext, body: Mapping[str, Any]) -> dict[str, Any]:
             raise ControlError(ControlReason.BAD_REQUEST, "budget must be a size, e.g. '300MB'")
         try:
             budget_bytes: int | None = parse_size(budget)
-        except ValueError as exc:
+        except (ValueError, ConfigError) as exc:
             raise ControlError(ControlReason.BAD_REQUEST, str(exc)) from None
         snapshot, source = None, f"budget {budget}"
     else:

@@ -29,7 +29,9 @@ BASE = "edge-agent/testdev"
 
 def _config(mqtt: TestClient, component: str, object_id: str, timeout: float = 30) -> Any:
     topic = NODE.format(component=component, object_id=object_id)
-    return mqtt.wait_for(lambda m: m.topic == topic and m.payload != b"", timeout=timeout)[-1].json()
+    return mqtt.wait_for(lambda m: m.topic == topic and m.payload != b"", timeout=timeout)[
+        -1
+    ].json()
 
 
 def _configs(mqtt: TestClient) -> dict[str, Received]:
@@ -154,7 +156,10 @@ def test_pipeline_removed_between_runs_loses_its_entities(
     _config(mqtt, "sensor", "text__kitchen__label")
     _config(mqtt, "sensor", "text__variant")
     assert first.terminate() == 0
-    _start(start_daemon, pipelines={"faces": {"kind": "faces"}, "text": {"kind": "text", "enabled": False}})
+    _start(
+        start_daemon,
+        pipelines={"faces": {"kind": "faces"}, "text": {"kind": "text", "enabled": False}},
+    )
     variant = NODE.format(component="sensor", object_id="text__variant")
     mqtt.wait_for(lambda m: m.topic == label and m.payload == b"")
     mqtt.wait_for(lambda m: m.topic == variant and m.payload == b"")

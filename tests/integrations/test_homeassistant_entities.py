@@ -129,7 +129,9 @@ def test_text_label_score_and_event() -> None:
 
 def test_wake_word_event_from_stream_and_clip_results() -> None:
     ev = by_id(CATALOG.sensor_entities(WAKE, "door"), "__wake_word")
-    stream = result("wakeword", {"event": "wake_word", "wake_word": "okay_nabu", "probability": 0.9})
+    stream = result(
+        "wakeword", {"event": "wake_word", "wake_word": "okay_nabu", "probability": 0.9}
+    )
     clip = result("wakeword", {"detections": [{"wake_word": "hey_jarvis", "probability": 0.8}]})
     silent = result("wakeword", {"detections": [], "duration_s": 2.0})
     assert json.loads(render(ev, stream))["event_type"] == "okay_nabu"
@@ -145,7 +147,13 @@ def test_object_events_fire_on_new_and_end_only() -> None:
     new = event("objects", "new", {"label": "person", "score": 0.8, "id": 3, "zones": ["porch"]})
     update = event("objects", "update", {"label": "person", "score": 0.8, "id": 3, "zones": []})
     fired = json.loads(render(ev, new))
-    assert fired == {"event_type": "new", "label": "person", "score": 0.8, "id": 3, "zones": ["porch"]}
+    assert fired == {
+        "event_type": "new",
+        "label": "person",
+        "score": 0.8,
+        "id": 3,
+        "zones": ["porch"],
+    }
     assert render(ev, update) == ""
     presence = by_id(entities, "__person")
     assert presence.config["state_topic"] == "edge-agent/pi/counts/door/person"
@@ -195,6 +203,7 @@ def test_discovery_topics_follow_the_documented_shape() -> None:
 @given(st.text(min_size=1, max_size=40))
 def test_slugs_are_safe_and_distinct(text: str) -> None:
     s = slug(text)
-    assert s and all(c.isascii() and (c.isalnum() or c in "_-") for c in s)
+    assert s
+    assert all(c.isascii() and (c.isalnum() or c in "_-") for c in s)
     other = text + "!"
     assert slug(other) != s

@@ -2,10 +2,10 @@
 
 Transcribed from home-assistant.io (the ``{% configuration %}`` blocks):
 
-- ``source/_integrations/sensor.mqtt.markdown`` (commit 9e4a69ab998700a518e366a7f54551a150fccf94)
-- ``source/_integrations/binary_sensor.mqtt.markdown`` (commit fbc3a3b3bdcce503437401c8ea500a3f72181fd8)
-- ``source/_integrations/event.mqtt.markdown`` (commit 0271d54c07f71acf96af839359bcec01d5875741)
-- ``source/_integrations/mqtt.markdown`` (commit 0a314403e71f72c2fa6fdcb51b28d4876b4ab7c2):
+- ``source/_integrations/sensor.mqtt.markdown`` (commit 9e4a69ab9987)
+- ``source/_integrations/binary_sensor.mqtt.markdown`` (commit fbc3a3b3bdcc)
+- ``source/_integrations/event.mqtt.markdown`` (commit 0271d54c07f7)
+- ``source/_integrations/mqtt.markdown`` (commit 0a314403e71f):
   the discovery topic ``<discovery_prefix>/<component>/[<node_id>/]<object_id>/config``
   with ids of ``[a-zA-Z0-9_-]``, and the ``origin`` keys ``name`` (required),
   ``sw_version``, ``support_url``.
@@ -120,7 +120,6 @@ def check_discovery(topic: str, config: dict[str, Any]) -> list[str]:
         isinstance(config.get("event_types"), list) and config["event_types"]
     ):
         problems.append("event_types must be a non-empty list")
-    if component == "binary_sensor" and "off_delay" in config:
-        if not isinstance(config["off_delay"], int):
-            problems.append("off_delay must be an integer (seconds)")
+    if component == "binary_sensor" and not isinstance(config.get("off_delay", 0), int):
+        problems.append("off_delay must be an integer (seconds)")
     return problems
