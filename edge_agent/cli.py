@@ -47,6 +47,36 @@ def _config_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _operator_parsers(sub: Any) -> None:
+    """``status``, ``tail`` and ``account``: the commands for a running installation."""
+    status = sub.add_parser("status", help="show a running daemon's status, variants and stats")
+    _config_args(status)
+    status.add_argument("--json", action="store_true", help="one JSON document for machines")
+    status.add_argument(
+        "--wait", type=float, default=5.0, help="seconds to wait for stats (default 5)"
+    )
+
+    tail = sub.add_parser("tail", help="follow results, events and errors live")
+    _config_args(tail)
+    tail.add_argument("--pipeline", help="only this pipeline's results and events")
+    tail.add_argument("--json", action="store_true", help="the documents, one per line")
+    tail.add_argument("--count", type=int, default=0, help="stop after N documents")
+
+    account = sub.add_parser(
+        "account", help="broker accounts for control clients and Home Assistant"
+    )
+    asub = account.add_subparsers(dest="account_command", required=True)
+    aadd = asub.add_parser("add", help="create credentials and ACL for a control client or HA")
+    aadd.add_argument("name")
+    aadd.add_argument("--role", choices=["control", "homeassistant"], required=True)
+    aadd.add_argument(
+        "--password-file", type=Path, default=Path("/etc/mosquitto/edge-agent/passwd")
+    )
+    aadd.add_argument("--acl-file", type=Path, default=Path("/etc/mosquitto/edge-agent/acl"))
+    aadd.add_argument("--prefix", default="edge-agent", help="topic prefix of the daemon")
+    aadd.add_argument("--password-out", type=Path, help="write the password to this file (0600)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edge-agent", description=__doc__)
     parser.add_argument("--version", action="version", version=f"edge-agent {__version__}")
@@ -80,18 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     _config_args(plan)
     plan.add_argument("--budget", help="memory budget to plan for, e.g. 300MB (default: now)")
 
-    status = sub.add_parser("status", help="show a running daemon's status, variants and stats")
-    _config_args(status)
-    status.add_argument("--json", action="store_true", help="one JSON document for machines")
-    status.add_argument(
-        "--wait", type=float, default=5.0, help="seconds to wait for stats (default 5)"
-    )
-
-    tail = sub.add_parser("tail", help="follow results, events and errors live")
-    _config_args(tail)
-    tail.add_argument("--pipeline", help="only this pipeline's results and events")
-    tail.add_argument("--json", action="store_true", help="the documents, one per line")
-    tail.add_argument("--count", type=int, default=0, help="stop after N documents")
+    _operator_parsers(sub)
 
     privacy = sub.add_parser("privacy-check", help="check config, broker and unit for leaks")
     _config_args(privacy)
@@ -258,6 +277,25 @@ def _cmd_sensor(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_account(args: argparse.Namespace) -> int:
+    from edge_agent.deploy.accounts import add_client_account
+    from edge_agent.deploy.sensors import BrokerFiles, reload_broker
+
+    files = BrokerFiles(passwd_file=args.password_file, acl_file=args.acl_file)
+    added = add_client_account(
+        args.name, files, role=args.role, topic_prefix=args.prefix, password_out=args.password_out
+    )
+    if added.password is not None and args.password_out is None:
+        print(f"{args.role} account {added.name}: password {added.password}  (shown once)")
+    elif added.password_file is not None:
+        print(f"{args.role} account {added.name}: password written to {added.password_file}")
+    else:
+        print(f"{args.role} account {added.name}: already set up")
+    if added.changed and reload_broker():
+        print("mosquitto reloaded")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from edge_agent.demo import run_demo
 
@@ -280,6 +318,7 @@ _COMMANDS = {
     "tail": _cmd_tail,
     "privacy-check": _cmd_privacy,
     "sensor": _cmd_sensor,
+    "account": _cmd_account,
     "demo": _cmd_demo,
 }
 
