@@ -107,7 +107,7 @@ def render_metrics(stats: Mapping[str, Any], *, now: float | None = None) -> str
                 count, **pl, reason=reason
             )
         for stage, q in p.get("latency_ms", {}).items():
-            for quantile in ("p50", "p95", "p99"):
+            for quantile, label in (("p50", "0.5"), ("p95", "0.95"), ("p99", "0.99")):
                 fam(
                     "latency_seconds",
                     "gauge",
@@ -116,7 +116,7 @@ def render_metrics(stats: Mapping[str, Any], *, now: float | None = None) -> str
                     q[quantile] / 1000 if quantile in q else None,
                     **pl,
                     stage=stage,
-                    quantile=f"0.{quantile[1:]}",
+                    quantile=label,
                 )
         inbox = p.get("inbox", {})
         fam("inbox_waiting", "gauge", "Messages waiting in the inbox.").add(
