@@ -87,7 +87,7 @@ def test_plan_matches_the_cli_shape(daemon: DaemonProcess, mqtt: TestClient) -> 
     assert data["budget_source"] == "budget 30MB"
     (faces,) = data["families"]
     assert faces["variant"] == "full-float"
-    assert [v["id"] for v in faces["variants"]][0] == "full-float"
+    assert faces["variants"][0]["id"] == "full-float"
     assert {v["status"] for v in faces["variants"]} <= {"fits", "short", "not_allowed"}
     tiny = ok(mqtt, "plan", {"budget": "1MB"})
     assert tiny["families"][0]["variant"] is None

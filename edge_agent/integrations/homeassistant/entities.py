@@ -396,7 +396,7 @@ class EntityCatalog:
         """A retained object count: ``counts/<sensor>/[<zone>/]<label>``."""
         path = "/".join(x for x in ("counts", sensor, zone, label) if x is not None)
         where = f"{sensor} {zone}" if zone else sensor
-        key = "__".join(slug(x) for x in (sensor, zone or "", label))
+        key = "__".join(slug(x) for x in (sensor, zone, label) if x is not None)
         return Entity(
             "sensor",
             f"count__{key}",
