@@ -266,15 +266,20 @@ def _cmd_sensor(args: argparse.Namespace) -> int:
 
     files = BrokerFiles(passwd_file=args.password_file, acl_file=args.acl_file)
     added = add_sensor(args.name, files, topic_prefix=args.prefix, password_out=args.password_out)
-    if added.password is not None and args.password_out is None:
-        print(f"sensor {added.name}: password {added.password}  (shown once; store it now)")
+    _report_account("sensor", added, reload_broker)
+    return 0
+
+
+def _report_account(what: str, added: Any, reload_broker: Any) -> None:
+    """Say what ``sensor add`` / ``account add`` did; reload mosquitto when files changed."""
+    if added.password is not None and added.password_file is None:
+        print(f"{what} {added.name}: password {added.password}  (shown once; store it now)")
     elif added.password_file is not None:
-        print(f"sensor {added.name}: password written to {added.password_file}")
+        print(f"{what} {added.name}: password written to {added.password_file}")
     else:
-        print(f"sensor {added.name}: already set up")
+        print(f"{what} {added.name}: already set up")
     if added.changed and reload_broker():
         print("mosquitto reloaded")
-    return 0
 
 
 def _cmd_account(args: argparse.Namespace) -> int:
@@ -285,14 +290,7 @@ def _cmd_account(args: argparse.Namespace) -> int:
     added = add_client_account(
         args.name, files, role=args.role, topic_prefix=args.prefix, password_out=args.password_out
     )
-    if added.password is not None and args.password_out is None:
-        print(f"{args.role} account {added.name}: password {added.password}  (shown once)")
-    elif added.password_file is not None:
-        print(f"{args.role} account {added.name}: password written to {added.password_file}")
-    else:
-        print(f"{args.role} account {added.name}: already set up")
-    if added.changed and reload_broker():
-        print("mosquitto reloaded")
+    _report_account(f"{args.role} account", added, reload_broker)
     return 0
 
 

@@ -8,7 +8,6 @@ leaves nothing behind on the broker.
 
 from __future__ import annotations
 
-import ssl
 import threading
 import uuid
 from collections.abc import Callable
@@ -21,7 +20,7 @@ from paho.mqtt.properties import Properties
 from edge_agent.config.models import BrokerSettings
 from edge_agent.errors import TransportError
 from edge_agent.transport.address import parse_broker_url
-from edge_agent.transport.mqtt import read_password
+from edge_agent.transport.mqtt import apply_tls, read_password
 
 __all__ = ["OperatorClient"]
 
@@ -52,14 +51,7 @@ class OperatorClient:
         if settings.username is not None:
             client.username_pw_set(settings.username, read_password(settings))
         if self.address.tls:
-            tls = settings.tls
-            client.tls_set(
-                ca_certs=str(tls.ca_file) if tls and tls.ca_file else None,
-                certfile=str(tls.cert_file) if tls and tls.cert_file else None,
-                keyfile=str(tls.key_file) if tls and tls.key_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
-            client.tls_insecure_set(bool(tls and tls.insecure))
+            apply_tls(client, settings)
         client.on_connect = self._on_connect
         client.on_subscribe = lambda *_args: self._subscribed.set()
         client.on_message = lambda _c, _u, msg: on_message(msg)

@@ -281,10 +281,12 @@ def test_control_account_reads_responses_but_no_sensor_input(broker: RunningBrok
     assert received(ops) == "edge-agent/pi/response/health ok"
 
 
-def test_a_sensor_name_cannot_become_a_control_account(broker: RunningBroker) -> None:
+def test_one_broker_user_has_one_role(broker: RunningBroker) -> None:
     files = BrokerFiles(broker.install.mosq_etc / "passwd", broker.install.mosq_etc / "acl")
     with pytest.raises(SensorSetupError, match="already a sensor"):
         add_client_account("cam1", files, role="control")
+    with pytest.raises(SensorSetupError, match="already a control"):
+        add_sensor("ops", files)
 
 
 def test_daemon_and_home_assistant_share_discovery_topics(broker: RunningBroker) -> None:
