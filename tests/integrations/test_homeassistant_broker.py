@@ -183,3 +183,17 @@ def test_sensor_that_goes_quiet_is_removed_after_the_expiry(
     # The device-level diagnostics stay.
     budget = NODE.format(component="sensor", object_id="sizing_budget")
     assert not mqtt.matching(lambda m: m.topic == budget and m.payload == b"")
+
+
+def test_mqtt_311_daemon_reading_its_own_configs_back_neither_loops_nor_removes(
+    start_daemon: Callable[..., DaemonProcess], mqtt: TestClient
+) -> None:
+    # MQTT 3.1.1 has no no-local option: the daemon receives each config it publishes.
+    mqtt.subscribe("homeassistant/#")
+    _start(start_daemon, pipelines={"faces": {"kind": "faces"}}, broker={"protocol": "3.1.1"})
+    mqtt.publish("sensors/door/image", IMAGE.read_bytes(), content_type="image/jpeg")
+    topic = NODE.format(component="sensor", object_id="faces__door__faces")
+    _config(mqtt, "sensor", "faces__door__faces")
+    time.sleep(2.0)
+    sent = mqtt.matching(lambda m: m.topic == topic)
+    assert [m.payload != b"" for m in sent] == [True]  # published once, never removed
