@@ -8,9 +8,11 @@ leaves nothing behind on the broker.
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -22,7 +24,10 @@ from edge_agent.errors import TransportError
 from edge_agent.transport.address import parse_broker_url
 from edge_agent.transport.mqtt import apply_tls, read_password
 
-__all__ = ["OperatorClient"]
+__all__ = ["CREDENTIALS_FALLBACK", "OperatorClient"]
+
+CREDENTIALS_FALLBACK = Path("/etc/edge-agent")
+"""Where ``broker.password_credential`` is read when not running under the unit."""
 
 MessageFn = Callable[[paho.MQTTMessage], None]
 
@@ -49,7 +54,10 @@ class OperatorClient:
             transport=self.address.transport,  # type: ignore[arg-type]
         )
         if settings.username is not None:
-            client.username_pw_set(settings.username, read_password(settings))
+            # Outside the unit there is no $CREDENTIALS_DIRECTORY: install.sh keeps the
+            # credential the unit loads in /etc/edge-agent (root only: run with sudo).
+            env = {"CREDENTIALS_DIRECTORY": str(CREDENTIALS_FALLBACK), **os.environ}
+            client.username_pw_set(settings.username, read_password(settings, env))
         if self.address.tls:
             apply_tls(client, settings)
         client.on_connect = self._on_connect
