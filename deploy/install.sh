@@ -37,6 +37,7 @@ PIP_ARGS=${EDGE_AGENT_PIP_ARGS:-}
 SYSTEMD_MODE=${EDGE_AGENT_SYSTEMD:-auto}   # auto | yes | no
 VARIANTS=()
 DRY_RUN=0
+MOVED_MARK='#edge-agent: moved to conf.d/edge-agent.conf (tmpfs): '
 UNINSTALL=0
 PURGE=0
 SKIP_APT=0
@@ -361,6 +362,14 @@ step_broker() {
     if [ -f "$main_conf" ] && ! grep -Eq "^[[:space:]]*include_dir[[:space:]]+$MOSQ_CONF_DIR/?[[:space:]]*$" "$main_conf"; then
         say "warning: $main_conf has no 'include_dir $MOSQ_CONF_DIR': mosquitto will not read edge-agent.conf"
     fi
+    # mosquitto 2.0 refuses a second persistence_location ("Duplicate ... value"), and
+    # edge-agent.conf moves the file to the tmpfs run dir: set Debian's line aside
+    # (marked, so --uninstall puts it back).
+    if [ -f "$main_conf" ] && grep -Eq '^[[:space:]]*persistence_location[[:space:]]' "$main_conf"; then
+        CHANGES=$((CHANGES + 1))
+        run sed -i -E "s|^([[:space:]]*persistence_location[[:space:]].*)$|$MOVED_MARK\\1|" "$main_conf"
+        say "moved persistence_location of $main_conf to $MOSQ_CONF_DIR/edge-agent.conf (tmpfs)"
+    fi
 }
 
 step_config() {
@@ -433,6 +442,13 @@ do_uninstall() {
         "$UNIT_DIR/mosquitto.service.d/edge-agent.conf" "$MOSQ_CONF_DIR/edge-agent.conf"
     if [ -d "$UNIT_DIR/mosquitto.service.d" ] && [ -z "$(ls -A "$UNIT_DIR/mosquitto.service.d")" ]; then
         remove "$UNIT_DIR/mosquitto.service.d"
+    fi
+    local main_conf
+    main_conf=$(dirname "$MOSQ_CONF_DIR")/mosquitto.conf
+    if [ -f "$main_conf" ] && grep -q "^$MOVED_MARK" "$main_conf"; then
+        CHANGES=$((CHANGES + 1))
+        run sed -i "s|^$MOVED_MARK||" "$main_conf"
+        say "restored persistence_location in $main_conf"
     fi
     if [ -f "$PREFIX/.edge-agent-install" ]; then
         remove "$PREFIX"

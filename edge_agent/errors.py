@@ -71,6 +71,9 @@ class Reason(enum.StrEnum):
     MODEL_UNAVAILABLE = "model_unavailable"
     INFERENCE_FAILED = "inference_failed"
     INBOX_FULL = "inbox_full"
+    BAD_RESPONSE_TOPIC = "bad_response_topic"
+    BAD_PROPERTY = "bad_property"
+    TOPIC_TOO_LONG = "topic_too_long"
 
 
 class PayloadError(EdgeAgentError):

@@ -14,14 +14,13 @@ Everything here reads the daemon through public attributes only.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from edge_agent.control.context import ControlContext
 from edge_agent.control.server import ControlServer
 from edge_agent.integrations.homeassistant.discovery import HomeAssistantDiscovery
 from edge_agent.integrations.homeassistant.pipelines import describe_pipelines
 from edge_agent.integrations.prometheus import TextfileWriter
-from edge_agent.results.schema import to_json
 from edge_agent.runtime.manifest import ModelPackage
 from edge_agent.transport.mqtt import InboundMessage
 
@@ -74,17 +73,19 @@ class Operations:
     # -- wiring ------------------------------------------------------------------------------
 
     @property
-    def subscriptions(self) -> list[tuple[str, Literal[0, 1]]]:
-        """Extra ``(filter, qos)`` subscriptions: requests, HA's birth, our retained configs.
+    def subscriptions(self) -> list[tuple[str, int, int]]:
+        """Extra ``(filter, qos, retain_handling)``: requests, HA's birth, our retained configs.
 
-        All at QoS 1: a request or a birth message must not be lost.
+        All at QoS 1 (a request or a birth message must not be lost). Requests with
+        retain handling 2: a retained request is not answered again at every connect;
+        the discovery configs with 0: reading them back retained is the point.
         """
-        filters: list[str] = []
+        subs: list[tuple[str, int, int]] = []
         if self.control is not None:
-            filters.append(self.control.subscription)
+            subs.append((self.control.subscription, 1, 2))
         if self.discovery is not None:
-            filters += self.discovery.subscriptions
-        return [(f, 1) for f in filters]
+            subs += [(f, 1, 0) for f in self.discovery.subscriptions]
+        return subs
 
     def take(self, message: InboundMessage, ack: Callable[[], None]) -> bool:
         """Handle ``message`` if it is ours (network thread); True when it was taken."""
@@ -136,13 +137,11 @@ class Operations:
 
     def _publish_bytes(self, topic: str, payload: bytes, retain: bool) -> None:
         transport = self._daemon.transport
-        if transport is not None:
+        if transport is not None:  # on the network thread the transport never waits for room
             transport.publish(topic, payload, qos=1, retain=retain)
 
     def _publish_document(self, topic: str, doc: Mapping[str, Any], corr: bytes | None) -> None:
-        transport = self._daemon.transport
-        if transport is not None:
-            transport.publish(topic, to_json(doc), qos=1, correlation_data=corr)
+        self._daemon.publisher.publish_doc(topic, doc, corr=corr)
 
     def _republish_states(self) -> None:
         self._daemon.publish_details_now()

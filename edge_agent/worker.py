@@ -1,15 +1,38 @@
-"""One worker thread per pipeline: it owns the interpreter and answers messages.
+"""One worker per pipeline: three stage threads around the one thread that owns the model.
 
-This is the one place that catches broad exceptions per message: a bad payload
-or a failing model produces an error message, never a dead worker.
+    inbox ──▶ [prepare] decode the payload; staged pipelines also preprocess it
+          ──▶ [owner]   between messages: swaps; then infer (or ``process``)
+          ──▶ [finish]  staged pipelines postprocess; publish; acknowledge; count
+
+Only the owner thread touches the interpreter (LiteRT's rule). Decoding the next
+message and publishing the previous one run beside it, so on two cores a JPEG
+is decoded while the previous one is inferred. The queues between stages are
+small and bounded: when a later stage is slow, the earlier one waits, and the
+inbox's drop policy (oldest first) decides what is lost. One thread per stage
+keeps every message in arrival order, so stream audio chunks stay in order per
+sensor.
+
+Swaps drain nothing: a swap happens on the owner thread between two messages. A
+message preprocessed for the old variant is preprocessed again by the owner
+(the pipeline checks); one inferred by the old variant is postprocessed with that
+variant's own data (the raw output carries it). So none is lost or answered twice.
+
+Each stage catches broad exceptions per message (the one place that does): a
+bad payload or a failing model produces an error document, never a dead
+thread. A message is acknowledged only after its answer was handed to the
+transport, and a cancelled one (shutdown during a long generation) not at all.
 """
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import threading
 import time
+import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -18,34 +41,41 @@ from pydantic import BaseModel
 from edge_agent.codecs.decode import decode
 from edge_agent.codecs.limits import Limits
 from edge_agent.errors import CancelledError, ModelError, PayloadError, Reason
-from edge_agent.pipelines.base import Pipeline, RequestContext, StageTimer
+from edge_agent.pipelines.base import Pipeline, RequestContext, Sample, StageTimer
 from edge_agent.transport.inbox import Inbox
-from edge_agent.transport.mqtt import InboundMessage
-from edge_agent.transport.routing import Match
+from edge_agent.transport.job import Job
 
 __all__ = ["Job", "Worker", "run_payload"]
 
 log = structlog.get_logger("edge_agent.worker")
 
+_PREFETCH = 2  # decoded messages waiting for the owner: overlap without hoarding memory
+_FINISHING = 4  # inferred messages waiting to be published
+_STOP = object()
 
-@dataclass(frozen=True, slots=True)
-class Job:
-    """A routed message waiting in an inbox.
 
-    Attributes:
-        message: The MQTT message.
-        match: Its route and sensor.
-        request_id: Correlation id.
-        ack: Acknowledges the message to the broker (after it was answered or rejected).
-        origin: For a message forwarded along a chain: where it came from
-            (``pipeline``, ``route``); None for a message from the broker.
+def decode_for(
+    pipeline: Pipeline,
+    payload: bytes,
+    *,
+    content_type: str | None,
+    declared_format: str | None,
+    limits: Limits,
+) -> Sample:
+    """Decode a payload for a pipeline (at the size its model needs, where it says).
+
+    Raises:
+        PayloadError: The payload was rejected.
     """
-
-    message: InboundMessage
-    match: Match
-    request_id: str
-    ack: Callable[[], None]
-    origin: Mapping[str, Any] | None = None
+    return decode(
+        payload,
+        modality=pipeline.modality,
+        content_type=content_type,
+        declared_format=declared_format,
+        limits=limits,
+        audio_rate=pipeline.audio_rate,
+        image_size=pipeline.decode_size,
+    )
 
 
 def run_payload(
@@ -57,38 +87,54 @@ def run_payload(
     declared_format: str | None,
     limits: Limits,
 ) -> list[dict[str, Any]]:
-    """Decode one payload and run the pipeline on it (the daemon's and ``infer``'s path).
+    """Decode one payload and run the pipeline on it in this thread (``infer``'s path).
 
     Raises:
         PayloadError: The payload was rejected.
         ModelError: No variant is loaded.
     """
     with ctx.timer.stage("decode"):
-        sample = decode(
+        sample = decode_for(
+            pipeline,
             payload,
-            modality=pipeline.modality,
             content_type=content_type,
             declared_format=declared_format,
             limits=limits,
-            audio_rate=pipeline.audio_rate,
         )
     if pipeline.active_variant is None:
         raise ModelError("no variant loaded", family=pipeline.package.family)
     return pipeline.process(sample, ctx)
 
 
+@dataclass(slots=True)
+class _Item:
+    """A message moving through the stages."""
+
+    job: Job
+    ctx: RequestContext
+    sample: Sample | None = None
+    prepared: Any = None
+    raw: Any = None
+    results: list[dict[str, Any]] = field(default_factory=list)
+    error: PayloadError | None = None
+    cancelled: bool = False
+    variant: str | None = None
+
+
 class Worker:
-    """Runs one pipeline on its own thread.
+    """Runs one pipeline: a prepare, an owner and a finish thread.
 
     Args:
-        pipeline: The pipeline (owned by this worker from ``start`` on).
+        pipeline: The pipeline (its model is touched by the owner thread only).
         inbox: Its inbox.
         limits: Payload limits.
         route_options: Validated options per route name.
-        on_results: ``(job, ctx, results, variant)`` after a message produced results.
-        on_error: ``(job, error)`` after a message was rejected.
-        on_done: ``(job, timings_ms, published)`` after every processed message.
+        on_results: ``(job, ctx, results, variant) -> accepted`` after a message
+            produced results or side outputs (finish thread).
+        on_error: ``(job, error)`` after a message was rejected (finish thread).
+        on_done: ``(job, timings_ms, published)`` after every answered message.
         on_partial: ``(job, seq, data)`` for each partial result, as it is produced.
+        name: Thread name suffix (a shard of a pipeline gets its own).
     """
 
     def __init__(
@@ -98,15 +144,17 @@ class Worker:
         *,
         limits: Limits,
         route_options: Mapping[str, BaseModel],
-        on_results: Callable[[Job, RequestContext, list[dict[str, Any]], str | None], None],
-        on_error: Callable[[Job, PayloadError], None],
+        on_results: Callable[[Job, RequestContext, list[dict[str, Any]], str | None], Any],
+        on_error: Callable[[Job, PayloadError], Any],
         on_done: Callable[[Job, Mapping[str, float], int], None],
         on_partial: Callable[[Job, int, Mapping[str, Any]], None] | None = None,
+        name: str | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.inbox = inbox
         self.limits = limits
         self.route_options = dict(route_options)
+        self.name = name or pipeline.name
         self._on_results = on_results
         self._on_error = on_error
         self._on_done = on_done
@@ -115,8 +163,10 @@ class Worker:
         self._deadline: float | None = None
         self._control: list[tuple[str, str | None, threading.Event, list[BaseException]]] = []
         self._control_lock = threading.Lock()
-        self._thread: threading.Thread | None = None
         self._control_ready = threading.Event()
+        self._ready: queue.Queue[Any] = queue.Queue(_PREFETCH)
+        self._finished: queue.Queue[Any] = queue.Queue(_FINISHING)
+        self._threads: list[threading.Thread] = []
         self.on_loaded: Callable[[Worker, str | None], None] | None = None
         self.on_unloaded_message: Callable[[Worker], None] | None = None
         self.load_wait_s = 5.0  # sizing is woken by the message; a load takes < 1 s
@@ -124,16 +174,29 @@ class Worker:
         self.busy_since: float | None = None
         self.unavailable: str | None = None
         """Why no variant of the family can load here (set by the daemon); None: sized."""
+        self.errors = 0
+        """Unexpected exceptions caught by a stage (each answered the message)."""
+
+    # -- control (any thread) ----------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the worker thread."""
-        self._thread = threading.Thread(
-            target=self._run, name=f"worker-{self.pipeline.name}", daemon=True
-        )
-        self._thread.start()
+        """Start the three stage threads."""
+        for target, stage in (
+            (self._prepare_loop, "prepare"),
+            (self._owner_loop, "worker"),
+            (self._finish_loop, "finish"),
+        ):
+            thread = threading.Thread(target=target, name=f"{stage}-{self.name}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    @property
+    def alive(self) -> bool:
+        """All stage threads run (False once any died, or after a stop)."""
+        return bool(self._threads) and all(t.is_alive() for t in self._threads)
 
     def request_variant(self, variant: str | None, *, wait: float | None = None) -> None:
-        """Ask the worker to switch to ``variant`` (None: unload) between two messages.
+        """Ask the owner thread to switch to ``variant`` (None: unload) between two messages.
 
         Args:
             variant: Variant id, or None to unload.
@@ -142,12 +205,7 @@ class Worker:
         Raises:
             ModelError: When waiting and the variant failed to load.
         """
-        done = threading.Event()
-        errors: list[BaseException] = []
-        with self._control_lock:
-            self._control.append(("variant", variant, done, errors))
-        self._control_ready.set()
-        self.inbox.wake()
+        done, errors = self._queue_control("variant", variant)
         if wait is not None:
             if not done.wait(wait):
                 raise ModelError(
@@ -157,15 +215,22 @@ class Worker:
                 raise errors[0]
 
     def prepare_variants(self, variant_ids: list[str], *, wait: float) -> None:
-        """Have the worker materialise variants ahead of time (see ``Pipeline.prepare``)."""
+        """Have the owner thread materialise variants ahead of time (``Pipeline.prepare``)."""
+        done, _ = self._queue_control("prepare", ",".join(variant_ids))
+        if not done.wait(wait):
+            raise ModelError("preparing variants timed out", family=self.pipeline.package.family)
+
+    def _queue_control(
+        self, kind: str, arg: str | None
+    ) -> tuple[threading.Event, list[BaseException]]:
         done = threading.Event()
         errors: list[BaseException] = []
         with self._control_lock:
-            self._control.append(("prepare", ",".join(variant_ids), done, errors))
+            self._control.append((kind, arg, done, errors))
         self._control_ready.set()
-        self.inbox.wake()
-        if not done.wait(wait):
-            raise ModelError("preparing variants timed out", family=self.pipeline.package.family)
+        with contextlib.suppress(queue.Full):  # a full queue wakes the owner anyway
+            self._ready.put_nowait(None)
+        return done, errors
 
     def stop(self, deadline: float) -> None:
         """Drain the inbox until ``deadline`` (monotonic), then stop."""
@@ -178,13 +243,128 @@ class Worker:
         self.pipeline.cancel()
 
     def join(self, timeout: float) -> bool:
-        """Wait for the thread; True when it ended."""
-        if self._thread is None:
-            return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        """Wait for the stage threads; True when they all ended."""
+        end = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, end - time.monotonic()))
+        return not any(t.is_alive() for t in self._threads)
 
-    # -- thread ------------------------------------------------------------------------------
+    # -- prepare thread ----------------------------------------------------------------------
+
+    def _next_job(self) -> Job | object | None:
+        if self._stop.is_set():
+            if self._deadline is not None and time.monotonic() >= self._deadline:
+                return _STOP
+            job = self.inbox.get(0.0)
+            return _STOP if job is None else job
+        return self.inbox.get(0.25)
+
+    def _prepare_loop(self) -> None:
+        while True:
+            job = self._next_job()
+            if job is _STOP:
+                break
+            if not isinstance(job, Job):
+                continue
+            try:
+                item = self._prepare(job)
+            except Exception as exc:  # the stage's catch-all: answer, never die
+                item = self._crashed(job, "prepare", exc)
+            self._ready.put(item)
+        self._ready.put(_STOP)
+        left = len(self.inbox)
+        if left:
+            # Not acknowledged: the broker redelivers them to our next session.
+            log.warning("inbox_not_drained", pipeline=self.name, left=left)
+
+    def _prepare(self, job: Job) -> _Item:
+        msg, match = job.message, job.match
+        ctx = RequestContext(
+            topic=msg.topic,
+            sensor=match.sensor,
+            route=match.route,
+            request_id=job.request_id,
+            route_options=self.route_options[match.route],
+            user_properties=dict(msg.user_properties),
+            timer=StageTimer(),
+            fields=dict(job.origin) if job.origin else {},
+        )
+        if self._on_partial is not None:
+            on_partial = self._on_partial
+            ctx.outputs.partial_sink = lambda seq, data: on_partial(job, seq, data)
+        item = _Item(job, ctx)
+        if job.problem is not None:
+            item.error = job.problem
+            return item
+        try:
+            with ctx.timer.stage("decode"):
+                item.sample = decode_for(
+                    self.pipeline,
+                    msg.payload,
+                    content_type=msg.content_type,
+                    declared_format=match.settings.format,
+                    limits=self.limits,
+                )
+            if self.pipeline.staged and self.pipeline.active_variant is not None:
+                item.prepared = self.pipeline.preprocess(item.sample, ctx)
+        except PayloadError as exc:
+            item.error = exc
+        return item
+
+    # -- owner thread ------------------------------------------------------------------------
+
+    def _owner_loop(self) -> None:
+        while True:
+            self._apply_control()
+            try:
+                item = self._ready.get(timeout=0.25)
+            except queue.Empty:
+                continue
+            if item is None:
+                continue  # a control wake-up
+            if item is _STOP:
+                break
+            try:
+                self._infer(item)
+            except Exception as exc:  # the stage's catch-all: answer, never die
+                item = self._crashed(item.job, "infer", exc, item)
+            finally:
+                self.busy_since = None
+            self._finished.put(item)
+        self._apply_control()
+        self._finished.put(_STOP)
+
+    def _infer(self, item: _Item) -> None:
+        if item.error is not None:
+            return
+        if item.sample is None:  # cannot happen: _prepare sets a sample or an error
+            item.error = PayloadError(Reason.INFERENCE_FAILED, "no decoded sample")
+            return
+        sample = item.sample
+        self.busy_since = time.monotonic()
+        self.last_message = self.busy_since
+        pipeline = self.pipeline
+        try:
+            self._ensure_loaded()
+            item.variant = pipeline.active_variant
+            if pipeline.staged:
+                if item.prepared is None:
+                    item.prepared = pipeline.preprocess(sample, item.ctx)
+                item.raw = pipeline.infer(item.prepared, item.ctx)
+            else:
+                item.results = pipeline.process(sample, item.ctx)
+        except CancelledError:
+            item.cancelled = True
+        except PayloadError as exc:
+            item.error = exc
+        except ModelError as exc:
+            log.warning(
+                "model_unavailable",
+                pipeline=self.name,
+                error=str(exc),
+                request_id=item.job.request_id,
+            )
+            item.error = PayloadError(Reason.MODEL_UNAVAILABLE, exc.reason)
 
     def _apply_control(self) -> None:
         with self._control_lock:
@@ -202,29 +382,10 @@ class Worker:
                 if self.on_loaded is not None:
                     self.on_loaded(self, self.pipeline.active_variant)
             except Exception as exc:
-                log.exception("variant_switch_failed", pipeline=self.pipeline.name, to=variant)
+                log.exception("variant_switch_failed", pipeline=self.name, to=variant)
                 errors.append(exc)
             finally:
                 done.set()
-
-    def _run(self) -> None:
-        while True:
-            self._apply_control()
-            if self._stop.is_set():
-                if self._deadline is not None and time.monotonic() >= self._deadline:
-                    break
-                job = self.inbox.get(0.0)
-                if job is None:
-                    break
-            else:
-                job = self.inbox.get(0.25)
-                if job is None:
-                    continue
-            self._handle(job)
-        left = len(self.inbox)
-        if left:
-            # Not acknowledged: the broker redelivers them to our next session.
-            log.warning("inbox_not_drained", pipeline=self.pipeline.name, left=left)
 
     def _ensure_loaded(self) -> None:
         """An unloaded (idle or squeezed) pipeline waits for sizing to load a variant."""
@@ -244,70 +405,72 @@ class Worker:
                 family=self.pipeline.package.family,
             )
 
-    def _handle(self, job: Job) -> None:
-        msg, match = job.message, job.match
-        timer = StageTimer()
-        ctx = RequestContext(
-            topic=msg.topic,
-            sensor=match.sensor,
-            route=match.route,
-            request_id=job.request_id,
-            route_options=self.route_options[match.route],
-            user_properties=dict(msg.user_properties),
-            timer=timer,
-            fields=dict(job.origin) if job.origin else {},
-        )
-        if self._on_partial is not None:
-            on_partial = self._on_partial
-            ctx.outputs.partial_sink = lambda seq, data: on_partial(job, seq, data)
-        self.busy_since = time.monotonic()
-        self.last_message = self.busy_since
-        published = 0
-        answered = True
-        try:
-            self._ensure_loaded()
-            results = run_payload(
-                self.pipeline,
-                msg.payload,
-                ctx,
-                content_type=msg.content_type,
-                declared_format=match.settings.format,
-                limits=self.limits,
-            )
-            if results or ctx.outputs.events or ctx.outputs.states:
-                self._on_results(job, ctx, results, self.pipeline.active_variant)
-                published = len(results)
-        except CancelledError:
+    # -- finish thread -----------------------------------------------------------------------
+
+    def _finish_loop(self) -> None:
+        while True:
+            item = self._finished.get()
+            if item is _STOP:
+                break
+            try:
+                self._finish(item)
+            except Exception as exc:  # the stage's catch-all: never die, still acknowledge
+                self.errors += 1
+                log.exception("finish_failed", pipeline=self.name, error_type=type(exc).__name__)
+                item.job.ack()
+
+    def _finish(self, item: _Item) -> None:
+        job, ctx = item.job, item.ctx
+        if item.cancelled:
             # Not answered and not acknowledged: the broker redelivers it next session.
-            log.warning("message_cancelled", pipeline=self.pipeline.name, request_id=job.request_id)
-            answered = False
-        except PayloadError as exc:
-            self._reject(job, exc)
-        except ModelError as exc:
-            log.exception(
-                "model_unavailable",
-                pipeline=self.pipeline.name,
-                error=str(exc),
+            log.warning("message_cancelled", pipeline=self.name, request_id=job.request_id)
+            return
+        if item.error is None and item.raw is not None:
+            try:
+                item.results = self.pipeline.postprocess(item.raw, ctx)
+            except PayloadError as exc:
+                item.error = exc
+            except Exception as exc:  # broad on purpose: a decoding bug answers, never kills
+                item = self._crashed(job, "postprocess", exc, item)
+        published = 0
+        if item.error is not None:
+            self._reject(job, item.error)
+        elif item.results or ctx.outputs.events or ctx.outputs.states:
+            self._on_results(job, ctx, item.results, item.variant)
+            published = len(item.results)
+        timings = {**ctx.timer.stages, "total": (time.monotonic() - job.message.received) * 1000}
+        self._on_done(job, timings, published)
+        job.ack()
+
+    # -- errors ------------------------------------------------------------------------------
+
+    def _crashed(self, job: Job, stage: str, exc: Exception, item: _Item | None = None) -> _Item:
+        self.errors += 1
+        # No message and no traceback text: either can echo payload bytes or a
+        # property (a bad `seq` did); the innermost frame says where it broke.
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
+        log.error(
+            "inference_failed",
+            pipeline=self.name,
+            stage=stage,
+            request_id=job.request_id,
+            error_type=type(exc).__name__,
+            where=where,
+        )
+        out = item or _Item(
+            job,
+            RequestContext(
+                topic=job.message.topic,
+                sensor=job.match.sensor,
+                route=job.match.route,
                 request_id=job.request_id,
-            )
-            self._reject(job, PayloadError(Reason.MODEL_UNAVAILABLE, exc.reason))
-        except Exception as exc:
-            log.exception(
-                "inference_failed",
-                pipeline=self.pipeline.name,
-                request_id=job.request_id,
-                error_type=type(exc).__name__,
-            )
-            self._reject(job, PayloadError(Reason.INFERENCE_FAILED, type(exc).__name__))
-        finally:
-            self.busy_since = None
-            if answered:
-                self._on_done(
-                    job,
-                    {**timer.stages, "total": (time.monotonic() - msg.received) * 1000},
-                    published,
-                )
-                job.ack()
+                route_options=self.route_options[job.match.route],
+            ),
+        )
+        out.error = PayloadError(Reason.INFERENCE_FAILED, type(exc).__name__)
+        out.raw = None
+        return out
 
     def _reject(self, job: Job, exc: PayloadError) -> None:
         exc.topic = exc.topic or job.message.topic

@@ -43,6 +43,8 @@ def _check_shape(channels: int, rate: int, frames: int, limits: AudioLimits) -> 
 def _wav_samples(payload: bytes, limits: AudioLimits) -> tuple[npt.NDArray[np.float32], int, int]:
     info = read_wav(payload)
     _check_shape(info.channels, info.rate, info.frames, limits)
+    if info.truncated:
+        raise PayloadError(Reason.MALFORMED_AUDIO, "WAV truncated: data chunk runs past the end")
     if info.frames == 0:
         raise PayloadError(Reason.MALFORMED_AUDIO, "WAV holds no samples")
     width = info.bits // 8

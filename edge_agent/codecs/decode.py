@@ -31,6 +31,7 @@ def _decode(
     declared_format: str | None,
     limits: Limits,
     audio_rate: int | None,
+    image_size: tuple[int, int] | None = None,
 ) -> Sample:
     max_bytes = getattr(limits, modality).max_bytes
     if len(payload) > max_bytes:
@@ -41,7 +42,7 @@ def _decode(
         payload, modality=modality, content_type=content_type, declared_format=declared_format
     )
     if modality == "image":
-        return decode_image(payload, fmt, limits.image)
+        return decode_image(payload, fmt, limits.image, image_size)
     if modality == "audio":
         return decode_audio(payload, fmt, limits.audio, audio_rate)
     return decode_text(payload, fmt, limits.text)
@@ -55,6 +56,7 @@ def decode(
     declared_format: str | None,
     limits: Limits,
     audio_rate: int | None,
+    image_size: tuple[int, int] | None = None,
 ) -> Sample:
     """Decode a payload for a pipeline of the given modality.
 
@@ -70,6 +72,8 @@ def decode(
         declared_format: The route's declared format, if any.
         limits: Payload limits.
         audio_rate: Sample rate an audio pipeline wants (None keeps the payload's).
+        image_size: (width, height) an image pipeline's model looks at: decode at
+            reduced scale down to it where the format allows (None: full size).
 
     Returns:
         An ImageSample, AudioSample or TextSample.
@@ -85,6 +89,7 @@ def decode(
             declared_format=declared_format,
             limits=limits,
             audio_rate=audio_rate,
+            image_size=image_size,
         )
     except PayloadError as err:
         if err.size is None:

@@ -80,7 +80,6 @@ _MAGIC: tuple[tuple[bytes, int, str, Modality, bool], ...] = (
     (b"fLaC", 0, "audio/flac", "audio", False),
     (b"ID3", 0, "audio/mpeg", "audio", False),
 )
-_TEXT_SNIFF_BYTES = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,14 +220,6 @@ def parse_format(value: str, modality: Modality, *, origin: str = "route") -> Pa
     return PayloadFormat(canonical, own, ctype.params, origin)
 
 
-def _is_utf8(payload: bytes) -> bool:
-    try:
-        payload.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
 def _sniff_magic(payload: bytes) -> tuple[str, Modality, bool] | None:
     for magic, offset, mime, modality, decodable in _MAGIC:
         if payload[offset : offset + len(magic)] == magic and (
@@ -238,11 +229,15 @@ def _sniff_magic(payload: bytes) -> tuple[str, Modality, bool] | None:
     return None
 
 
-def _sniff_text(payload: bytes) -> str | None:
-    head = payload[:_TEXT_SNIFF_BYTES].removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
-    if head.startswith(b"{"):
+def _sniff_text(payload: bytes) -> str:
+    # All leading whitespace, however much (a JSON object after 64 blank bytes is
+    # still JSON); anything else on a text route is text, and text that is not
+    # UTF-8 is then reported as invalid_utf8, which says more than unknown_format.
+    body = payload.removeprefix(b"\xef\xbb\xbf")
+    start = len(body) - len(body.lstrip(b" \t\r\n"))
+    if body[start : start + 1] == b"{":
         return "application/json"
-    return "text/plain" if _is_utf8(payload) else None
+    return "text/plain"
 
 
 def sniff_format(payload: bytes, modality: Modality) -> PayloadFormat:
@@ -267,9 +262,11 @@ def sniff_format(payload: bytes, modality: Modality) -> PayloadFormat:
             raise PayloadError(Reason.UNSUPPORTED_FORMAT, f"sniffed {mime}, not supported")
         return PayloadFormat(mime, own, MappingProxyType({}), "sniffed")
     if modality == "text":
-        text_mime = _sniff_text(payload)
-        if text_mime is not None:
-            return PayloadFormat(text_mime, "text", MappingProxyType({}), "sniffed")
+        if payload.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise PayloadError(
+                Reason.UNSUPPORTED_FORMAT, "UTF-16 text (byte-order mark): send UTF-8"
+            )
+        return PayloadFormat(_sniff_text(payload), "text", MappingProxyType({}), "sniffed")
     raise PayloadError(Reason.UNKNOWN_FORMAT, f"no content type and no known magic for {modality}")
 
 

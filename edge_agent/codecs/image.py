@@ -2,7 +2,11 @@
 
 Dimensions are read from the header and checked against the limits before any
 pixel is decoded, first by our own small header reader (so Pillow never sees a
-bomb and never warns), then again on Pillow's lazily opened image.
+bomb and never warns), then again on Pillow's lazily opened image. Images are
+decoded at the scale the model needs where the format allows it (JPEG DCT
+scaling, PNG in reduced bands), so memory follows the model, not the payload's
+declared size; what must be decoded at full size is capped by
+``max_decoded_pixels``.
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, ImageOps
+from PIL import Image
 
 from edge_agent.codecs.formats import PayloadFormat, int_param
+from edge_agent.codecs.png_bands import decode_reduced, read_header
 from edge_agent.errors import PayloadError, Reason
 from edge_agent.pipelines.base import ImageSample
 
@@ -36,6 +41,16 @@ _SEGMENT_LENGTH_BYTES = 2
 _BYTE_MAX = 255
 _RGB = 3
 _MAX_SEGMENTS = 4096  # bounds the header walk on crafted files; Pillow re-checks
+_ORIENTATION = 0x0112
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
 def _png_size(payload: bytes) -> tuple[int, int] | None:
@@ -124,10 +139,61 @@ def _to_rgb(image: Image.Image) -> npt.NDArray[np.uint8]:
         return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
     if image.mode != "RGB":
         image = image.convert("RGB")
-    return np.array(image, dtype=np.uint8, copy=True)
+    # asarray: one copy out of Pillow (its array interface), not two.
+    return np.asarray(image, dtype=np.uint8)
 
 
-def _decode_encoded(payload: bytes, fmt: PayloadFormat, limits: ImageLimits) -> ImageSample:
+def _orientation(image: Image.Image) -> int:
+    try:
+        return int(image.getexif().get(_ORIENTATION, 1))
+    except Exception:  # broad on purpose: a broken EXIF block must not reject the image
+        return 1
+
+
+def _decode_jpeg(
+    image: Image.Image, limits: ImageLimits, target: tuple[int, int] | None
+) -> npt.NDArray[np.uint8]:
+    if target is not None:
+        # DCT scaling (1/2, 1/4, 1/8) while decoding: a 6000x6000 frame for a
+        # 416-pixel model decodes at 750x750 instead of 108 MB of RGB.
+        image.draft("RGB", target)
+    elif image.width * image.height > limits.max_decoded_pixels:
+        raise PayloadError(
+            Reason.TOO_MANY_PIXELS,
+            f"image is {image.width}x{image.height}: more than {limits.max_decoded_pixels} "
+            "pixels to decode at full size",
+        )
+    image.load()
+    orientation = _orientation(image)
+    if orientation in _TRANSPOSE:
+        image = image.transpose(_TRANSPOSE[orientation])
+    return _to_rgb(image)
+
+
+def _decode_png(
+    payload: bytes, image: Image.Image, limits: ImageLimits, target: tuple[int, int] | None
+) -> npt.NDArray[np.uint8]:
+    factor = 1
+    if target is not None:
+        factor = max(1, min(image.width // target[0], image.height // target[1]))
+    pixels = image.width * image.height
+    if factor > 1 or pixels > limits.max_decoded_pixels:
+        header = read_header(payload)
+        if header.supported:
+            return decode_reduced(payload, header, factor)
+    if pixels > limits.max_decoded_pixels:
+        raise PayloadError(
+            Reason.TOO_MANY_PIXELS,
+            f"image is {image.width}x{image.height} (interlaced or 16-bit colour): more than "
+            f"{limits.max_decoded_pixels} pixels to decode at full size",
+        )
+    image.load()
+    return _to_rgb(image)
+
+
+def _decode_encoded(
+    payload: bytes, fmt: PayloadFormat, limits: ImageLimits, target: tuple[int, int] | None
+) -> ImageSample:
     declared = header_size(payload, fmt.mime)
     if declared is not None:
         _check_size(*declared, limits)
@@ -140,8 +206,12 @@ def _decode_encoded(payload: bytes, fmt: PayloadFormat, limits: ImageLimits) -> 
     with image:
         _check_size(image.width, image.height, limits)
         try:
-            image.load()
-            rgb = _to_rgb(ImageOps.exif_transpose(image) if fmt.mime == "image/jpeg" else image)
+            if fmt.mime == "image/jpeg":
+                rgb = _decode_jpeg(image, limits, target)
+            else:
+                rgb = _decode_png(payload, image, limits, target)
+        except PayloadError:
+            raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise PayloadError(Reason.TOO_MANY_PIXELS, "Pillow refused the image size") from None
         except Exception as exc:  # broad on purpose: truncated/corrupt data surfaces as many types
@@ -170,22 +240,30 @@ def _decode_raw(payload: bytes, fmt: PayloadFormat, limits: ImageLimits) -> Imag
     return ImageSample(rgb=rgb, source_format=fmt.mime)
 
 
-def decode_image(payload: bytes, fmt: PayloadFormat, limits: ImageLimits) -> ImageSample:
+def decode_image(
+    payload: bytes,
+    fmt: PayloadFormat,
+    limits: ImageLimits,
+    target: tuple[int, int] | None = None,
+) -> ImageSample:
     """Decode an image payload.
 
     Args:
         payload: The bytes (already checked non-empty and within ``max_bytes``).
         fmt: The resolved format (``image/*``).
         limits: Image limits.
+        target: (width, height) the model looks at: JPEGs decode at the largest
+            1/2, 1/4 or 1/8 scale and PNGs at the largest integer reduction that
+            keep both sides at least this large (None: full size).
 
     Returns:
-        RGB pixels, EXIF orientation applied for JPEG.
+        RGB pixels (read-only), EXIF orientation applied for JPEG.
 
     Raises:
         PayloadError: MALFORMED_IMAGE, TOO_MANY_PIXELS, BAD_CONTENT_TYPE or UNSUPPORTED_FORMAT.
     """
     if fmt.mime in _PIL_FORMATS:
-        return _decode_encoded(payload, fmt, limits)
+        return _decode_encoded(payload, fmt, limits, target)
     if fmt.mime in ("image/x-raw-rgb", "image/x-raw-gray"):
         return _decode_raw(payload, fmt, limits)
     raise PayloadError(Reason.UNSUPPORTED_FORMAT, f"{fmt.mime} is not an image format")

@@ -40,6 +40,17 @@ class ImageLimits(BaseModel):
         le=65_535,
         description="Largest accepted width or height in pixels.",
     )
+    max_decoded_pixels: int = Field(
+        default=8_388_608,
+        gt=0,
+        le=_PILLOW_SAFE_PIXELS,
+        description=(
+            "Largest image decoded at full size: interlaced or 16-bit colour PNGs, and "
+            "images for a pipeline that needs full resolution (8 Mpx = 24 MB of RGB). "
+            "JPEGs and other PNGs decode at the scale the model needs and are bounded "
+            "by max_pixels only."
+        ),
+    )
 
 
 class AudioLimits(BaseModel):

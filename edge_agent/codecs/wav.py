@@ -7,7 +7,7 @@ here; every size read from the file is checked against the payload length.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from edge_agent.errors import PayloadError, Reason
 
@@ -24,6 +24,9 @@ _FMT_BYTES = 16
 _FMT_EXTENSIBLE_BYTES = 40
 _INT_BITS = frozenset({8, 16, 24, 32})
 _FLOAT_BITS = frozenset({32, 64})
+# Data sizes streaming writers put in the header when the length is not known yet
+# (arecord and sox write 0x7FFFFFFF, ffmpeg to a pipe 0xFFFFFFFF): "up to the end".
+_UNKNOWN_SIZES = frozenset({0, 0x7FFFFFFF, 0xFFFFFFFF})
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +39,8 @@ class WavInfo:
         channels: Channel count.
         rate: Sample rate in Hz.
         data_offset: Offset of the first sample byte in the payload.
-        frames: Whole frames available in the data chunk.
+        frames: Whole frames the data chunk declares (all available unless ``truncated``).
+        truncated: The data chunk declares more bytes than the payload holds.
     """
 
     is_float: bool
@@ -45,6 +49,7 @@ class WavInfo:
     rate: int
     data_offset: int
     frames: int
+    truncated: bool = False
 
 
 def _malformed(detail: str) -> PayloadError:
@@ -110,10 +115,16 @@ def read_wav(payload: bytes) -> WavInfo:
         chunk_id = payload[pos : pos + 4]
         (size,) = struct.unpack("<I", payload[pos + 4 : pos + 8])
         body_start = pos + _CHUNK_HEADER_BYTES
-        if size > end - body_start:
-            raise _malformed(f"WAV truncated: chunk says {size} bytes, {end - body_start} left")
+        left = end - body_start
         if chunk_id == b"data":
-            return _data_info(fmt, body_start, size)
+            if size in _UNKNOWN_SIZES:
+                return _data_info(fmt, body_start, left)
+            info = _data_info(fmt, body_start, size)
+            # A declared length past the payload is reported after the duration check
+            # (audio_too_long says more than malformed_audio for an hour-long header).
+            return info if size <= left else replace(info, truncated=True)
+        if size > left:
+            raise _malformed(f"WAV truncated: chunk says {size} bytes, {left} left")
         if chunk_id == b"fmt ":
             if fmt is not None:
                 raise _malformed("WAV has two fmt chunks")

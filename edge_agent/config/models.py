@@ -84,6 +84,18 @@ class BrokerSettings(_Strict):
     qos: Literal[0, 1] = Field(default=1, description="QoS for subscriptions and results.")
     reconnect_min_s: float = Field(default=0.5, gt=0, description="First reconnect delay.")
     reconnect_max_s: float = Field(default=30.0, gt=0, description="Reconnect delay cap.")
+    max_outgoing: int = Field(
+        default=1000,
+        ge=10,
+        le=60000,
+        description="Answers waiting for the broker at most before workers wait (back-pressure).",
+    )
+    publish_wait_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Longest a worker waits for room to publish; then the answer is queued "
+        "anyway and the overrun counted.",
+    )
 
 
 class PrivacySettings(_Strict):
@@ -112,6 +124,13 @@ class StatsSettings(_Strict):
     """Periodic stats on <prefix>/<device>/stats."""
 
     interval_s: float = Field(default=30.0, gt=0, description="Seconds between stats messages.")
+    drop_report_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=3600,
+        description="Inbox drops of one pipeline and sensor within this window are reported "
+        "in one inbox_full error with a count.",
+    )
 
 
 class PipelineSettings(_Strict):
@@ -128,6 +147,20 @@ class PipelineSettings(_Strict):
     inbox_size: int = Field(
         default=32, ge=1, le=10000, description="Messages waiting at most; the oldest is dropped."
     )
+    shards: int | Literal["auto"] = Field(
+        default="auto",
+        description="Workers, each with its own models and inbox; a sensor always goes to the "
+        "same one (its stream state stays there). auto: one per core (at most 4) for streaming "
+        "kinds (wakeword), else 1.",
+    )
+
+    @field_validator("shards")
+    @classmethod
+    def _shards(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and not 1 <= value <= 16:
+            raise ValueError("shards must be 1..16 or 'auto'")
+        return value
+
     options: dict[str, Any] = Field(
         default_factory=dict, description="Task options, validated by the pipeline."
     )
@@ -163,6 +196,11 @@ class RouteSettings(_Strict):
         default=None, description="Subscription QoS; default broker.qos."
     )
     enabled: bool = Field(default=True, description="Subscribe to this route.")
+    retained: Literal["once", "ignore"] = Field(
+        default="once",
+        description="Retained input messages: once = answered once per distinct message (not "
+        "again on every reconnect); ignore = never answered.",
+    )
     options: dict[str, Any] = Field(
         default_factory=dict, description="Per-route task options, validated by the pipeline."
     )

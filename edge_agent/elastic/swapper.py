@@ -245,11 +245,12 @@ class Swapper:
         files; building a variant inside a nearly full cgroup would thrash.
         """
         elastic = self.settings.elastic
-        for worker in self.workers.values():
-            family = worker.pipeline.package.family
-            ids = [v.id for v in worker.pipeline.package.manifest.variants]
+        for family, workers in self._by_family.items():
+            package = workers[0].pipeline.package
+            ids = [v.id for v in package.available_variants()]
             if len(ids) > 1 and elastic.mode != "pinned" and family not in elastic.pinned:
-                worker.prepare_variants(ids, wait=_LOAD_TIMEOUT_S)
+                # Files on disk: one worker of the family prepares them for all.
+                workers[0].prepare_variants(ids, wait=_LOAD_TIMEOUT_S)
         release_memory()  # preparing left freed heap behind
         self.controller.tick()
         for family, workers in self._by_family.items():

@@ -61,6 +61,7 @@ class Stats:
         self._pipelines: dict[str, PipelineStats] = collections.defaultdict(PipelineStats)
         self.started = time.monotonic()
         self.unrouted = 0
+        self.retained_skipped = 0
 
     def _p(self, pipeline: str) -> PipelineStats:
         return self._pipelines[pipeline]
@@ -104,9 +105,11 @@ class Stats:
                 for name, p in self._pipelines.items()
             }
             unrouted = self.unrouted
+            retained = self.retained_skipped
         return {
             "uptime_s": round(time.monotonic() - self.started, 1),
             "unrouted": unrouted,
+            "retained_skipped": retained,
             "pipelines": pipelines,
             "memory": process_memory(),
         }

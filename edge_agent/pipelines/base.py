@@ -178,6 +178,15 @@ class Pipeline(abc.ABC):
     audio_rate: ClassVar[int | None] = None
     options_model: ClassVar[type[BaseModel]] = NoOptions
     route_options_model: ClassVar[type[BaseModel]] = NoOptions
+    staged: ClassVar[bool] = False
+    """True when the pipeline splits ``process`` into ``preprocess`` (any thread),
+    ``infer`` (the owner thread) and ``postprocess`` (any thread), so the worker
+    can decode and prepare the next message while this one is inferred."""
+    streaming: ClassVar[bool] = False
+    """Keeps state per sensor stream (wake words): ``shards = "auto"`` spreads sensors
+    over one worker per core."""
+    max_busy_s: ClassVar[float] = 60.0
+    """Longest one message may keep the owner thread before the worker counts as stuck."""
 
     def __init__(
         self,
@@ -247,6 +256,35 @@ class Pipeline(abc.ABC):
             PayloadError: The sample is valid but unusable by this task.
             ModelError: No variant is loaded.
         """
+
+    @property
+    def decode_size(self) -> tuple[int, int] | None:
+        """(width, height) the model looks at, for decoding images at reduced scale.
+
+        JPEG decoders can scale by 1/2, 1/4 or 1/8 while decoding; the image codec
+        keeps both sides at least this large (None: decode at full size).
+        """
+        return None
+
+    def preprocess(self, sample: Sample, ctx: RequestContext) -> Any:
+        """Staged pipelines: turn a sample into model input (thread-safe; no model access).
+
+        The result must let ``infer`` notice it was made for another variant (a swap
+        in between) and redo it on the owner thread.
+        """
+        raise NotImplementedError
+
+    def infer(self, prepared: Any, ctx: RequestContext) -> Any:
+        """Staged pipelines: run the model (owner thread); return outputs ``postprocess`` needs.
+
+        The return value must carry whatever of the variant ``postprocess`` uses
+        (anchors, label matrices), since a swap may follow before it runs.
+        """
+        raise NotImplementedError
+
+    def postprocess(self, raw: Any, ctx: RequestContext) -> list[dict[str, Any]]:
+        """Staged pipelines: model outputs to results (thread-safe; no model access)."""
+        raise NotImplementedError
 
     def prepare(self, variant_ids: Sequence[str]) -> None:  # noqa: B027 - optional hook
         """Materialise on disk what loading these variants needs (while memory is plentiful).

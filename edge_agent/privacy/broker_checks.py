@@ -12,6 +12,8 @@ Severity rules (measured with mosquitto 2.0.11 here, see systemd/README.md):
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from edge_agent.privacy.findings import Finding, Severity
 from edge_agent.privacy.loopback import is_loopback_host
 from edge_agent.privacy.mosquitto_conf import Bridge, Listener, MosquittoConfig
@@ -136,28 +138,65 @@ def _logging(conf: MosquittoConfig) -> list[Finding]:
     ]
 
 
-def _persistence(conf: MosquittoConfig) -> list[Finding]:
+_RAM_FILESYSTEMS = frozenset({"tmpfs", "ramfs"})
+_RAM_PREFIXES = ("/run/", "/dev/shm/")  # noqa: S108 - names, not files we create
+
+
+def on_ram_filesystem(location: str, mounts: Path = Path("/proc/mounts")) -> bool:
+    """Whether a directory is on tmpfs/ramfs (read from the mount table; by prefix without one).
+
+    Args:
+        location: The persistence directory.
+        mounts: The mount table to read.
+    """
+    path = location if location.endswith("/") else location + "/"
+    try:
+        table = mounts.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return path.startswith(_RAM_PREFIXES)
+    best, fstype = "", ""
+    for line in table:
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = fields[1].replace("\\040", " ")
+        point = point if point.endswith("/") else point + "/"
+        if path.startswith(point) and len(point) > len(best):
+            best, fstype = point, fields[2]
+    if not best:
+        return path.startswith(_RAM_PREFIXES)
+    return fstype in _RAM_FILESYSTEMS
+
+
+def _persistence(conf: MosquittoConfig, mounts: Path) -> list[Finding]:
     if conf.persistence is None or conf.persistence.value != "true":
         return []
+    location = conf.persistence_location.value if conf.persistence_location else ""
+    if location and on_ram_filesystem(location, mounts):
+        return []  # queued messages survive a broker restart and never touch the disk
+    where = conf.persistence_location.origin if conf.persistence_location else ""
     return [
         Finding(
             code="broker-persistence",
             severity=Severity.MEDIUM,
             message=(
-                "persistence is on: retained messages and QoS 1 messages queued for an "
-                "absent client (sensor payloads) are written to mosquitto.db"
+                "persistence is on and not on tmpfs: retained messages and QoS 1 messages "
+                "queued for an absent client (sensor payloads) are written to "
+                f"{location or 'mosquitto.db in the working directory'} on disk"
             ),
-            where=conf.persistence.origin,
-            advice="set `persistence false` (deploy/mosquitto/edge-agent.conf does)",
+            where=where or conf.persistence.origin,
+            advice="keep the file on tmpfs: `persistence_location /run/mosquitto/` "
+            "(deploy/mosquitto/edge-agent.conf does), or `persistence false`",
         )
     ]
 
 
-def check_broker(conf: MosquittoConfig) -> list[Finding]:
+def check_broker(conf: MosquittoConfig, mounts: Path = Path("/proc/mounts")) -> list[Finding]:
     """Audit a mosquitto configuration.
 
     Args:
         conf: The parsed configuration (with its includes).
+        mounts: The mount table (decides whether persistence is on a RAM filesystem).
 
     Returns:
         Findings, in configuration order within each kind.
@@ -165,6 +204,6 @@ def check_broker(conf: MosquittoConfig) -> list[Finding]:
     found = [_check_bridge(bridge) for bridge in conf.bridges]
     found += [f for listener in conf.listeners if (f := _check_listener(listener)) is not None]
     found += _anonymous(conf)
-    found += _persistence(conf)
+    found += _persistence(conf, mounts)
     found += _logging(conf)
     return found

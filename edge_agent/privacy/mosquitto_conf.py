@@ -100,6 +100,7 @@ class MosquittoConfig:
         allow_anonymous: Global ``allow_anonymous`` when set (None: default false).
         log_types: Every ``log_type`` value.
         persistence: Effective ``persistence`` setting, if set.
+        persistence_location: Effective ``persistence_location``, if set.
     """
 
     files: tuple[Path, ...]
@@ -109,6 +110,7 @@ class MosquittoConfig:
     allow_anonymous: Setting | None
     log_types: tuple[Setting, ...]
     persistence: Setting | None
+    persistence_location: Setting | None = None
 
 
 @dataclass
@@ -157,6 +159,7 @@ class _Builder:
     allow_anonymous: Setting | None = None
     log_types: list[Setting] = field(default_factory=list)
     persistence: Setting | None = None
+    persistence_location: Setting | None = None
     default_port: Setting | None = None
     default_bind: str | None = None
     in_bridge: bool = False
@@ -236,6 +239,8 @@ def _apply(b: _Builder, key: str, args: list[str], origin: str) -> None:
     elif key == "persistence":
         _bool(value, origin)
         b.persistence = Setting(value, origin)
+    elif key == "persistence_location":
+        b.persistence_location = Setting(value, origin)
     elif key == "port":
         b.default_port = Setting(value, origin)
     elif key == "bind_address":
@@ -305,4 +310,5 @@ def read_mosquitto_conf(path: Path) -> MosquittoConfig:
         allow_anonymous=b.allow_anonymous,
         log_types=tuple(b.log_types),
         persistence=b.persistence,
+        persistence_location=b.persistence_location,
     )

@@ -134,12 +134,21 @@ class MqttTransport:
         settings: Broker settings.
         client_id: Client id (stable, so the broker keeps our session).
         status_topic: Retained ``online``/``offline`` topic (also the last will).
-        subscriptions: ``(filter, qos)`` pairs, resubscribed on every connect.
+        subscriptions: ``(filter, qos)`` or ``(filter, qos, retain_handling)``, resubscribed
+            on every connect.
         on_message: ``(message, ack)`` on the network thread for every message; must not
             block. Messages are acknowledged only when ``ack()`` is called (after they were
             answered), so a message we never answered is redelivered to our next session.
         on_online: Called (network thread) after each successful connect.
         password: Broker password, if any.
+        max_outgoing: Answers queued for the broker at most before a publishing worker
+            waits (back-pressure; the inbox drop policy takes over upstream).
+        publish_wait_s: Longest a worker waits for room; then the answer is queued
+            anyway and the overrun is counted (``backpressure_timeouts``).
+        receive_maximum: MQTT v5 Receive Maximum: unacknowledged QoS 1 messages the
+            broker may have in flight to us. Every message waiting in an inbox is
+            unacknowledged, so this must exceed the inboxes' total or one busy
+            pipeline would stall delivery to all of them.
     """
 
     def __init__(
@@ -148,16 +157,27 @@ class MqttTransport:
         *,
         client_id: str,
         status_topic: str,
-        subscriptions: Sequence[tuple[str, int]],
+        subscriptions: Sequence[tuple[str, int] | tuple[str, int, int]],
         on_message: Callable[[InboundMessage, Callable[[], None]], None],
         on_online: Callable[[], None] | None = None,
         password: str | None = None,
+        max_outgoing: int = 1000,
+        publish_wait_s: float = 5.0,
+        receive_maximum: int = 65535,
     ) -> None:
         self.settings = settings
         self.address: BrokerAddress = parse_broker_url(settings.url)
         self.v5 = settings.protocol == "5"
         self.status_topic = status_topic
         self.subscriptions = list(subscriptions)
+        self.max_outgoing = max_outgoing
+        self.publish_wait_s = publish_wait_s
+        self.receive_maximum = receive_maximum
+        self._room = threading.Condition()
+        self.published = 0
+        self.publish_failures = 0
+        self.backpressure_waits = 0
+        self.backpressure_timeouts = 0
         self._on_message_cb = on_message
         self._on_online = on_online
         self._stop = threading.Event()
@@ -179,7 +199,9 @@ class MqttTransport:
             reconnect_on_failure=False,
             manual_ack=True,
         )
-        client.max_queued_messages_set(10000)
+        # paho's own queue limit makes publish() fail (MQTT_ERR_QUEUE_SIZE) after the
+        # input was answered; our bounded wait in publish() replaces it.
+        client.max_queued_messages_set(0)
         client.max_inflight_messages_set(50)
         if settings.username is not None:
             client.username_pw_set(settings.username, password)
@@ -190,6 +212,7 @@ class MqttTransport:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_publish = self._on_publish
         self.client = client
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -221,6 +244,11 @@ class MqttTransport:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    @property
+    def outgoing(self) -> int:
+        """QoS 1 messages handed to paho and not yet acknowledged by the broker."""
+        return len(self.client._out_messages)
+
     def publish(
         self,
         topic: str,
@@ -230,8 +258,16 @@ class MqttTransport:
         retain: bool = False,
         correlation_data: bytes | None = None,
         content_type: str | None = "application/json",
-    ) -> None:
-        """Publish (thread-safe); QoS 1 messages are queued while disconnected."""
+    ) -> bool:
+        """Publish (thread-safe); True once the message is accepted for delivery.
+
+        QoS 1 messages are queued while disconnected and sent on reconnect. When
+        ``max_outgoing`` are waiting for the broker, a worker thread waits (at most
+        ``publish_wait_s``) for room: back-pressure that leaves new input to the
+        inboxes' drop policy instead of growing this queue. The network thread
+        never waits (it is the one that drains the queue). A publish paho refuses
+        is logged and counted, and returns False.
+        """
         props = None
         if self.v5:
             props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
@@ -239,7 +275,55 @@ class MqttTransport:
                 props.ContentType = content_type
             if correlation_data is not None:
                 props.CorrelationData = correlation_data
-        self.client.publish(topic, payload, qos=qos, retain=retain, properties=props)
+        if qos > 0 and threading.current_thread() is not self._thread:
+            self._wait_for_room()
+        try:
+            info = self.client.publish(topic, payload, qos=qos, retain=retain, properties=props)
+        except ValueError as exc:
+            self.publish_failures += 1
+            log.error(  # noqa: TRY400 - a refused topic is no traceback's business
+                "publish_refused", topic_bytes=len(topic.encode()), error=str(exc)
+            )
+            return False
+        ok = info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS or (
+            info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN and qos > 0
+        )
+        if not ok:
+            self.publish_failures += 1
+            log.error("publish_failed", rc=int(info.rc), qos=qos, size=len(payload))
+            return False
+        self.published += 1
+        return True
+
+    def _wait_for_room(self) -> None:
+        if self.outgoing < self.max_outgoing:
+            return
+        self.backpressure_waits += 1
+        deadline = time.monotonic() + self.publish_wait_s
+        with self._room:
+            while self.outgoing >= self.max_outgoing and not self._stop.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self.backpressure_timeouts += 1
+                    log.warning(
+                        "publish_backpressure_timeout",
+                        outgoing=self.outgoing,
+                        limit=self.max_outgoing,
+                        waited_s=self.publish_wait_s,
+                    )
+                    return
+                self._room.wait(min(left, 0.1))
+
+    def _on_publish(
+        self,
+        client: paho.Client,
+        userdata: object,
+        mid: int,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        with self._room:
+            self._room.notify_all()
 
     # -- network thread --------------------------------------------------------------------
 
@@ -248,6 +332,7 @@ class MqttTransport:
             return None
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = self.settings.session_expiry_s
+        props.ReceiveMaximum = max(1, min(65535, self.receive_maximum))
         return props
 
     def _open(self) -> None:
@@ -313,9 +398,18 @@ class MqttTransport:
             return
         self.connects += 1
         options: list[tuple[str, Any]] = []
-        for topic, qos in self.subscriptions:
+        for sub in self.subscriptions:
+            topic, qos = sub[0], sub[1]
+            # Retain handling (v5): 0 send retained messages on every subscribe, 1 only
+            # for a subscription the session does not have yet, 2 never.
+            retain_handling = sub[2] if len(sub) > 2 else 0
             if self.v5:
-                options.append((topic, SubscribeOptions(qos=qos, noLocal=True)))
+                options.append(
+                    (
+                        topic,
+                        SubscribeOptions(qos=qos, noLocal=True, retainHandling=retain_handling),
+                    )
+                )
             else:
                 options.append((topic, qos))
         if options:

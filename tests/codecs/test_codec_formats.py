@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from edge_agent.codecs.formats import parse_content_type, parse_format, resolve_format
+from edge_agent.codecs.formats import (
+    parse_content_type,
+    parse_format,
+    resolve_format,
+    sniff_format,
+)
 from edge_agent.errors import PayloadError, Reason
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 16
@@ -163,9 +168,25 @@ def test_sniffed_gif_is_unsupported() -> None:
 
 
 @pytest.mark.parametrize(
-    ("payload", "modality"), [(b"hello", "image"), (b"\x00\x01", "audio"), (b"\xff\xfe", "text")]
+    ("payload", "modality"), [(b"hello", "image"), (b"\x00\x01", "audio")]
 )
 def test_unrecognisable_payload_is_unknown_format(payload: bytes, modality: str) -> None:
     with pytest.raises(PayloadError) as info:
         resolve_format(payload, modality=modality, content_type=None, declared_format=None)  # type: ignore[arg-type]
     assert info.value.reason is Reason.UNKNOWN_FORMAT
+
+
+def test_utf16_text_is_unsupported_not_unknown() -> None:
+    with pytest.raises(PayloadError) as info:
+        sniff_format("héllo".encode("utf-16"), "text")
+    assert info.value.reason is Reason.UNSUPPORTED_FORMAT
+
+
+@pytest.mark.parametrize("blank", [0, 1, 63, 64, 65, 4000])
+def test_json_after_any_amount_of_whitespace_is_json(blank: int) -> None:
+    fmt = sniff_format(b" \n\t" * blank + b'{"text": "x"}', "text")
+    assert fmt.mime == "application/json"
+
+
+def test_invalid_utf8_on_a_text_route_is_sniffed_as_text_for_the_decoder() -> None:
+    assert sniff_format(b"caf\xe9 ok", "text").mime == "text/plain"

@@ -91,8 +91,12 @@ def test_sixteen_bit_png_is_scaled_to_eight_bits() -> None:
     assert int(_image(buf.getvalue()).rgb.min()) == 255
 
 
-def test_sample_is_writable(png_payload: bytes) -> None:
-    assert _image(png_payload).rgb.flags.writeable
+def test_sample_is_read_only(png_payload: bytes) -> None:
+    # One copy out of Pillow, shared by the stages of a worker: nobody may write to it.
+    rgb = _image(png_payload).rgb
+    assert not rgb.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        rgb[0, 0, 0] = 1
 
 
 def test_raw_rgb_uses_declared_dimensions() -> None:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import uuid
@@ -12,7 +11,13 @@ import pytest
 # The deploy tests share deploy_support.py (tests/conftest.py puts tests/ on the path).
 sys.path.insert(0, str(Path(__file__).parent))
 
-from deploy_support import Install, free_port, make_root, needs_root_and_mosquitto
+from deploy_support import (
+    Install,
+    free_port,
+    make_root,
+    needs_root_and_mosquitto,
+    remove_root,
+)
 
 
 @pytest.fixture
@@ -23,7 +28,7 @@ def fresh_install_root() -> Iterator[Install]:
     yield inst
     inst.run("--uninstall", "--purge", "--skip-package")
     subprocess.run(["groupdel", inst.group], capture_output=True, check=False)
-    shutil.rmtree(inst.root, ignore_errors=True)
+    remove_root(inst.root)
 
 
 @pytest.fixture(scope="module")
@@ -36,4 +41,4 @@ def installed() -> Iterator[Install]:
     yield inst
     inst.run("--uninstall", "--purge", "--skip-package")
     subprocess.run(["groupdel", inst.group], capture_output=True, check=False)
-    shutil.rmtree(inst.root, ignore_errors=True)
+    remove_root(inst.root)

@@ -110,4 +110,17 @@ def make_root() -> Path:
     (root / "etc/mosquitto/mosquitto.conf").write_text(
         DEBIAN_MOSQUITTO_CONF.format(root=root), encoding="utf-8"
     )
+    # /run is a tmpfs on a real system; the broker keeps its persistence file there.
+    (root / "run").mkdir()
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m,mode=0755", "tmpfs", str(root / "run")],
+        check=True, timeout=10,
+    )
     return root
+
+
+def remove_root(root: Path) -> None:
+    """Undo :func:`make_root` (the tmpfs first)."""
+    subprocess.run(["umount", "-l", str(root / "run")], capture_output=True, check=False,
+                   timeout=10)
+    shutil.rmtree(root, ignore_errors=True)

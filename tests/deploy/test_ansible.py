@@ -19,7 +19,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from deploy_support import REPO, Install, free_port, make_root, needs_root_and_mosquitto
+from deploy_support import (
+    REPO,
+    Install,
+    free_port,
+    make_root,
+    needs_root_and_mosquitto,
+    remove_root,
+)
 
 ANSIBLE = Path(os.environ.get("EDGE_AGENT_ANSIBLE_VENV", "/work/venvs/ansible")) / "bin"
 PLAYBOOK = REPO / "deploy/ansible/playbook.yml"
@@ -108,7 +115,7 @@ def rollout() -> Iterator[tuple[Install, Path, subprocess.CompletedProcess[str]]
     yield install, source, first
     install.run("--uninstall", "--purge", "--skip-package")
     subprocess.run(["groupdel", install.group], capture_output=True, check=False)
-    shutil.rmtree(install.root, ignore_errors=True)
+    remove_root(install.root)
 
 
 def test_syntax_check() -> None:

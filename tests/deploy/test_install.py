@@ -9,7 +9,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from deploy_support import REPO, Install
+from deploy_support import DEBIAN_MOSQUITTO_CONF, REPO, Install
 
 from edge_agent.privacy.check import run_privacy_check
 from edge_agent.privacy.unit_file import read_unit
@@ -154,6 +154,15 @@ def test_uninstall_keeps_config_and_credentials(fresh_install_root: Install) -> 
         "etc/mosquitto/edge-agent/passwd",
         "etc/mosquitto/mosquitto.conf",
     ]
+    # The persistence_location install.sh set aside is back as Debian shipped it.
+    conf = (fresh_install_root.root / "etc/mosquitto/mosquitto.conf").read_text(encoding="utf-8")
+    assert conf == DEBIAN_MOSQUITTO_CONF.format(root=fresh_install_root.root)
+
+
+def test_install_moves_debians_persistence_location_aside(installed: Install) -> None:
+    conf = installed.mosquitto_conf.read_text(encoding="utf-8")
+    assert "\npersistence_location" not in conf
+    assert "#edge-agent: moved to conf.d/edge-agent.conf (tmpfs): persistence_location" in conf
 
 
 def test_uninstall_purge_removes_everything(fresh_install_root: Install) -> None:

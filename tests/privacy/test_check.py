@@ -189,3 +189,38 @@ def test_text_report_of_a_clean_setup_passes(clean_config: dict[str, Any], fixtu
     assert format_text(_run(clean_config, fixtures)) == (
         "privacy-check: PASS (0 high, 0 medium, 0 low, 0 info)\n"
     )
+
+
+def test_persistence_on_tmpfs_is_not_a_finding(tmp_path: Path) -> None:
+    from edge_agent.privacy.broker_checks import check_broker
+    from edge_agent.privacy.mosquitto_conf import read_mosquitto_conf
+
+    mounts = tmp_path / "mounts"
+    mounts.write_text("/dev/vda / ext4 rw 0 0\ntmpfs /run tmpfs rw,nosuid 0 0\n")
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text("persistence true\npersistence_location /run/mosquitto/\n")
+    codes = {f.code for f in check_broker(read_mosquitto_conf(conf), mounts)}
+    assert "broker-persistence" not in codes
+    conf.write_text("persistence true\npersistence_location /var/lib/mosquitto/\n")
+    found = [f for f in check_broker(read_mosquitto_conf(conf), mounts)
+             if f.code == "broker-persistence"]
+    assert [f.severity for f in found] == [Severity.MEDIUM]
+    assert "/var/lib/mosquitto/" in found[0].message
+
+
+@pytest.mark.parametrize(
+    ("location", "expected"),
+    [("/run/mosquitto", True), ("/run/mosquitto/", True), ("/var/run/x", False),
+     ("/dev/shm/m/", True), ("/srv/data/", False), ("/mnt/ram/q", True)],
+)
+def test_ram_filesystem_is_read_from_the_mount_table(
+    tmp_path: Path, location: str, expected: bool
+) -> None:
+    from edge_agent.privacy.broker_checks import on_ram_filesystem
+
+    mounts = tmp_path / "mounts"
+    mounts.write_text(
+        "/dev/vda / ext4 rw 0 0\ntmpfs /run tmpfs rw 0 0\ntmpfs /dev/shm tmpfs rw 0 0\n"
+        "none /mnt/ram ramfs rw 0 0\n/dev/vdb /srv xfs rw 0 0\n"
+    )
+    assert on_ram_filesystem(location, mounts) is expected

@@ -61,6 +61,7 @@ class WakewordPipeline(Pipeline):
     kind: ClassVar[str] = "wakeword"
     modality: ClassVar[Literal["audio"]] = "audio"
     audio_rate: ClassVar[int | None] = SAMPLE_RATE
+    streaming: ClassVar[bool] = True
     options_model: ClassVar[type[BaseModel]] = WakewordOptions
     route_options_model: ClassVar[type[BaseModel]] = WakewordRouteOptions
 

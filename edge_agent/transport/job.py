@@ -1,0 +1,108 @@
+"""A routed message on its way through a pipeline, and the checks done when it arrives."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from edge_agent.errors import PayloadError
+from edge_agent.transport.mqtt import InboundMessage
+from edge_agent.transport.properties import (
+    check_correlation_data,
+    check_response_topic,
+    check_stream_properties,
+    check_topic_length,
+)
+from edge_agent.transport.routing import Match
+
+__all__ = ["Job", "make_job", "request_id_of"]
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A routed message waiting in an inbox or moving through a worker's stages.
+
+    Attributes:
+        message: The MQTT message.
+        match: Its route and sensor.
+        request_id: Correlation id.
+        ack: Acknowledges the message to the broker (after it was answered or rejected).
+        origin: For a message forwarded along a chain: where it came from
+            (``pipeline``, ``route``, ``topic``); None for a message from the broker.
+        reply_to: The request's response topic if it passed the checks, else None
+            (an answer is never sent to a topic that failed them).
+        problem: Why the request's properties or topics are refused, if they are;
+            the worker answers it with this error without running the model.
+    """
+
+    message: InboundMessage
+    match: Match
+    request_id: str
+    ack: Callable[[], None]
+    origin: Mapping[str, Any] | None = None
+    reply_to: str | None = None
+    problem: PayloadError | None = None
+
+
+def request_id_of(msg: InboundMessage) -> str:
+    """The request id: printable ASCII correlation data as is, else its hex, else a new id."""
+    if msg.correlation_data:
+        try:
+            text = msg.correlation_data.decode("ascii")
+            if text.isprintable() and len(text) <= 128:
+                return text
+        except UnicodeDecodeError:
+            pass
+        return msg.correlation_data.hex()[:64]
+    return uuid.uuid4().hex
+
+
+def make_job(
+    msg: InboundMessage,
+    match: Match,
+    ack: Callable[[], None],
+    *,
+    own_prefix: str,
+    answer_topic: str,
+    request_id: str | None = None,
+    origin: Mapping[str, Any] | None = None,
+) -> Job:
+    """Build a job, checking the request's properties and the topics it will be answered on.
+
+    Args:
+        msg: The message.
+        match: Its route and sensor.
+        ack: Acknowledges it.
+        own_prefix: The daemon's topic prefix (response topics under it are refused).
+        answer_topic: The longest topic the daemon would publish this answer on.
+        request_id: Use this id (a forwarded hop keeps its chain's); default: from the message.
+        origin: The chain origin of a forwarded message.
+    """
+    problem: PayloadError | None = None
+    reply_to = msg.response_topic
+    try:
+        if reply_to is not None:
+            try:
+                check_response_topic(reply_to, own_prefix)
+            except PayloadError:
+                reply_to = None
+                raise
+        if msg.correlation_data is not None:
+            check_correlation_data(msg.correlation_data)
+        if msg.user_properties:
+            check_stream_properties(msg.user_properties)
+        check_topic_length(answer_topic)
+    except PayloadError as exc:
+        exc.topic, exc.sensor, exc.size = msg.topic, match.sensor, len(msg.payload)
+        problem = exc
+    return Job(
+        msg,
+        match,
+        request_id if request_id is not None else request_id_of(msg),
+        ack,
+        origin=origin,
+        reply_to=reply_to,
+        problem=problem,
+    )
