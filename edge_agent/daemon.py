@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ from edge_agent.elastic.swapper import Swapper, unavailable_reason
 from edge_agent.errors import ConfigError, PayloadError
 from edge_agent.health.notify import Notifier
 from edge_agent.health.stats import Stats
+from edge_agent.operations import Operations
 from edge_agent.pipelines.base import Pipeline, RequestContext
 from edge_agent.pipelines.factory import build_pipeline, validate_options
 from edge_agent.results.publisher import Publisher
@@ -120,10 +121,19 @@ class Daemon:
     Args:
         settings: Effective settings.
         notifier: systemd notifier (default: from the environment).
+        reload_source: Reads the config files again (the control API's ``reload``).
     """
 
-    def __init__(self, settings: AgentSettings, *, notifier: Notifier | None = None) -> None:
+    def __init__(
+        self,
+        settings: AgentSettings,
+        *,
+        notifier: Notifier | None = None,
+        reload_source: Callable[[], AgentSettings] | None = None,  # [ops hook]
+    ) -> None:
         self.settings = settings
+        self.reload_source = reload_source  # [ops hook] the control API's `reload`
+        self.operations: Operations | None = None  # [ops hook]
         self.topics = Topics(settings.topic_prefix, settings.device_id)
         self.notifier = notifier or Notifier()
         self.stats = Stats()
@@ -255,13 +265,16 @@ class Daemon:
             if r.topic is not None
         ]
         subs.append((SYS_DROPPED, 0, 0))
+        packages = {n: e.package for n, e in self._entries.items()}  # [ops hook]
+        self.operations = Operations(self, packages)  # [ops hook]
+        subs += self.operations.subscriptions  # [ops hook] control requests, HA birth + configs
         self.transport = MqttTransport(
             self.settings.broker,
             client_id=self.settings.broker.client_id or f"edge-agent-{self.settings.device_id}",
             status_topic=self.topics.status,
             subscriptions=subs,
             on_message=self._on_message,
-            on_online=self._publish_details,
+            on_online=self._on_online,  # [ops hook] was self._publish_details
             password=password,
             max_outgoing=self.settings.broker.max_outgoing,
             publish_wait_s=self.settings.broker.publish_wait_s,
@@ -269,6 +282,7 @@ class Daemon:
         )
         self.publisher.transport = self.transport
         self._accepting.set()
+        self.operations.start()  # [ops hook]
         self.transport.start()
         self.sizing.start(self.stop_event)
         threading.Thread(target=self._stats_loop, name="stats", daemon=True).start()
@@ -294,11 +308,15 @@ class Daemon:
             self.broker_dropped = int(text) if text.isdigit() else self.broker_dropped
             ack()
             return
+        if self.operations is not None and self.operations.take(msg, ack):  # [ops hook]
+            return
         match = self.router.match(msg.topic)
         if match is None:
             self.stats.unrouted += 1
             ack()
             return
+        if self.operations is not None:  # [ops hook] a sensor's entities appear on first sight
+            self.operations.sensor_seen(match.settings.pipeline, match.sensor)
         if msg.retain and self._retained_seen(msg, match):
             ack()
             return
@@ -362,6 +380,9 @@ class Daemon:
         entry = self._entries[job.match.settings.pipeline]
         manifest = entry.package.manifest
         model = {"family": manifest.family, "variant": variant, "task": manifest.task}
+        if self.operations is not None:  # [ops hook] a count's entity before its value
+            for state in ctx.outputs.states:
+                self.operations.state_published(state.path)
         ok = self.publisher.results(job, ctx, results, pipeline=entry.name, model=model)
         self._forward(job, entry, results)
         log.debug(
@@ -449,6 +470,11 @@ class Daemon:
     def _publish_details(self) -> None:
         self.publisher.publish_doc(self.topics.status_details, self.details(), retain=True)
 
+    def _on_online(self) -> None:  # [ops hook]
+        self._publish_details()
+        if self.operations is not None:
+            self.operations.on_connected()
+
     def stats_document(self) -> dict[str, Any]:
         """The periodic stats document."""
         doc = self.stats.snapshot()
@@ -484,7 +510,10 @@ class Daemon:
     def _stats_loop(self) -> None:
         interval = self.settings.stats.interval_s
         while not self.stop_event.wait(interval):
-            self.publisher.publish_doc(self.topics.stats, self.stats_document())
+            doc = self.stats_document()
+            self.publisher.publish_doc(self.topics.stats, doc)
+            if self.operations is not None:  # [ops hook] textfile, sensor expiry
+                self.operations.after_stats(doc)
 
     def _housekeeping(self) -> None:
         while not self.stop_event.wait(_HOUSEKEEPING_S):
@@ -547,6 +576,8 @@ class Daemon:
         self.stop_event.set()
         if self.sizing is not None:
             self.sizing.stop()
+        if self.operations is not None:  # [ops hook]
+            self.operations.stop()
         if self.transport is not None:
             self._publish_details()
             self.transport.stop(offline=True)

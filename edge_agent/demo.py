@@ -29,6 +29,7 @@ from paho.mqtt.properties import Properties
 
 from edge_agent.config.loader import load_config
 from edge_agent.config.models import default_models_dir
+from edge_agent.console.summary import summary_line
 from edge_agent.errors import TransportError
 
 __all__ = ["run_demo"]
@@ -146,24 +147,15 @@ def _samples(models_dir: Path) -> list[tuple[str, str, bytes]]:
     return out
 
 
-def _summary(doc: Mapping[str, Any]) -> str:
-    result = doc.get("result", {})
-    pipeline = doc.get("pipeline")
-    if pipeline == "faces":
-        scores = ", ".join(f"{f['score']:.2f}" for f in result.get("faces", []))
-        what = f"{result.get('count', 0)} face(s) [{scores}]"
-    elif pipeline == "objects":
-        found = ", ".join(f"{o['label']} {o['score']:.2f}" for o in result.get("objects", []))
-        what = f"{result.get('count', 0)} object(s) [{found}]"
-    elif pipeline == "text":
-        what = f"label={result.get('label')} score={result.get('score', 0):.2f}"
-    elif "detections" in result:
-        what = ", ".join(d["wake_word"] for d in result["detections"]) or "no wake word"
-    else:
-        what = f"{result.get('wake_word', '?')} p={result.get('probability', 0):.2f}"
-    model = doc.get("model", {})
-    total = sum(v for k, v in doc.get("timings_ms", {}).items() if k != "total")
-    return f"{pipeline:9} {doc.get('sensor')}: {what}   ({model.get('variant')}, {total:.1f} ms)"
+def _variants(details: Mapping[str, Any]) -> str:
+    """``faces runs full-float, text runs xl`` from the status details, for a person."""
+    parts = []
+    for name, p in details.get("pipelines", {}).items():
+        if p.get("unavailable"):
+            parts.append(f"{name} unavailable ({p['unavailable']})")
+        else:
+            parts.append(f"{name} runs {p.get('variant') or 'nothing yet'}")
+    return ", ".join(parts) or "no pipelines"
 
 
 def run_demo(
@@ -202,14 +194,11 @@ def run_demo(
         base.update(flags)
         config = load_config(files, device_id=device or "demo-device", flags=base)
         settings = config.settings
-        configure_logging(settings.log.level, settings.log.format)
+        configure_logging(settings.log.level, settings.log.format, capture_native=True)
         print(f"broker: {broker.name}")
         daemon = Daemon(settings)
         daemon.start()
-        print(
-            f"daemon: device {settings.device_id}, pipelines "
-            + ", ".join(f"{n}={e}" for n, e in daemon.details()["pipelines"].items())
-        )
+        print(f"daemon: device {settings.device_id}, {_variants(daemon.details())}")
         try:
             return _publish_loop(
                 broker,
@@ -243,11 +232,7 @@ def _publish_loop(
     answered = threading.Semaphore(0)
 
     def on_message(c: paho.Client, u: object, msg: paho.MQTTMessage) -> None:
-        doc = json.loads(msg.payload)
-        if doc.get("schema", "").startswith("edge-agent/result"):
-            print("  result  " + _summary(doc))
-        elif doc.get("schema", "").startswith("edge-agent/error"):
-            print(f"  error   {doc.get('reason')}: {doc.get('detail')}")
+        print("  " + summary_line(json.loads(msg.payload)))
         answered.release()
 
     client.on_message = on_message

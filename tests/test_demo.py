@@ -26,6 +26,9 @@ def _check(out: str) -> None:
     assert out.count("result  text") == 4
     assert "okay_nabu" in out
     assert "error" not in out
+    # Variants as words ("faces runs full-float"), never a Python dict.
+    assert "faces runs " in out
+    assert "{'" not in out
 
 
 def test_demo_with_the_embedded_broker_speaks_mqtt_311() -> None:

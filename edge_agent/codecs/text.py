@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from edge_agent.codecs.formats import PayloadFormat
     from edge_agent.codecs.limits import TextLimits
 
-__all__ = ["decode_text", "json_depth"]
+__all__ = ["decode_text", "json_depth", "parse_json_object"]
 
 _UTF8_CHARSETS = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
 _BOM = "\ufeff"
@@ -84,8 +84,20 @@ def _reject_constant(_name: str) -> NoReturn:
     raise ValueError
 
 
-def _decode_json(payload: bytes, fmt: PayloadFormat, limits: TextLimits) -> TextSample:
-    _check_charset(fmt)
+def parse_json_object(payload: bytes, limits: TextLimits) -> dict[str, Any]:
+    """Parse a JSON object with the text limits: UTF-8, depth checked before parsing.
+
+    Args:
+        payload: The bytes (size already checked).
+        limits: Text limits (``max_json_depth``).
+
+    Returns:
+        The object.
+
+    Raises:
+        PayloadError: INVALID_UTF8, JSON_TOO_DEEP, MALFORMED_JSON, or BAD_ENVELOPE
+            when the document is not an object.
+    """
     document = _to_str(payload)
     depth = json_depth(document)
     if depth > limits.max_json_depth:
@@ -100,6 +112,12 @@ def _decode_json(payload: bytes, fmt: PayloadFormat, limits: TextLimits) -> Text
         raise PayloadError(Reason.MALFORMED_JSON, f"invalid JSON: {type(exc).__name__}") from None
     if not isinstance(value, dict):
         raise PayloadError(Reason.BAD_ENVELOPE, "JSON envelope must be an object")
+    return value
+
+
+def _decode_json(payload: bytes, fmt: PayloadFormat, limits: TextLimits) -> TextSample:
+    _check_charset(fmt)
+    value = parse_json_object(payload, limits)
     text = value.pop("text", None)
     if not isinstance(text, str):
         raise PayloadError(Reason.BAD_ENVELOPE, "JSON envelope needs a string field 'text'")

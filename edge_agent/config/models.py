@@ -10,7 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from edge_agent.codecs.limits import Limits
+from edge_agent.control.settings import ControlSettings
 from edge_agent.elastic.settings import ElasticSettings
+from edge_agent.integrations.homeassistant.settings import HomeAssistantSettings
+from edge_agent.integrations.prometheus import PrometheusSettings
 
 __all__ = [
     "HOME_LABELS",
@@ -315,6 +318,15 @@ class AgentSettings(BaseSettings):
     limits: Limits = Field(default_factory=Limits, description="Payload limits per modality.")
     elastic: ElasticSettings = Field(
         default_factory=ElasticSettings, description="Memory-driven variant selection."
+    )
+    control: ControlSettings = Field(
+        default_factory=ControlSettings, description="The control API on MQTT."
+    )
+    homeassistant: HomeAssistantSettings = Field(
+        default_factory=HomeAssistantSettings, description="Home Assistant MQTT discovery."
+    )
+    prometheus: PrometheusSettings = Field(
+        default_factory=PrometheusSettings, description="Prometheus textfile metrics."
     )
     pipelines: dict[str, PipelineSettings] = Field(
         default_factory=_default_pipelines, description="Pipelines by name."

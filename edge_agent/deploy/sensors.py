@@ -32,6 +32,7 @@ __all__ = [
     "BrokerFiles",
     "SensorAdded",
     "SensorSetupError",
+    "add_account",
     "add_sensor",
     "reload_broker",
     "remove_sensor",
@@ -147,11 +148,14 @@ def sensor_acl_block(name: str, topic_prefix: str = "edge-agent") -> str:
     )
 
 
-def _block_pattern(name: str) -> re.Pattern[str]:
+def _block_pattern(name: str, kind: str = "sensor") -> re.Pattern[str]:
     return re.compile(
-        rf"^# BEGIN sensor {re.escape(name)}\n.*?^# END sensor {re.escape(name)}\n",
+        rf"^# BEGIN {kind} {re.escape(name)}\n.*?^# END {kind} {re.escape(name)}\n",
         re.MULTILINE | re.DOTALL,
     )
+
+
+_OTHER_BLOCK = re.compile(r"^# BEGIN (?P<kind>[a-z-]+) (?P<name>\S+)$", re.MULTILINE)
 
 
 def _owner_ids(owner: str) -> tuple[int, int] | None:
@@ -224,10 +228,9 @@ def _set_password(name: str, files: BrokerFiles, tool: str) -> str:
     return password
 
 
-def _ensure_acl(name: str, files: BrokerFiles, topic_prefix: str) -> bool:
-    block = sensor_acl_block(name, topic_prefix)
+def _ensure_acl(name: str, files: BrokerFiles, block: str, kind: str) -> bool:
     text = files.acl_file.read_text(encoding="utf-8") if files.acl_file.exists() else ""
-    pattern = _block_pattern(name)
+    pattern = _block_pattern(name, kind)
     found = pattern.search(text)
     if found is not None and found.group(0) == block:
         return False
@@ -268,15 +271,43 @@ def add_sensor(
         What was done; call :func:`reload_broker` when ``changed``.
 
     Raises:
-        SensorSetupError: Invalid name, or mosquitto_passwd failed.
+        SensorSetupError: Invalid name, an account of another role, or mosquitto_passwd failed.
+    """
+    block = sensor_acl_block(name, topic_prefix)
+    return add_account(
+        name, files, block=block, kind="sensor", password_out=password_out, rotate=rotate, tool=tool
+    )
+
+
+def add_account(
+    name: str,
+    files: BrokerFiles,
+    *,
+    block: str,
+    kind: str,
+    password_out: Path | None = None,
+    rotate: bool = False,
+    tool: str = "mosquitto_passwd",
+) -> SensorAdded:
+    """Create (idempotently) a broker user with one ACL block marked ``# BEGIN/END <kind>``.
+
+    Raises:
+        SensorSetupError: Invalid name, an account of another kind, or mosquitto_passwd failed.
     """
     validate_sensor_name(name, daemon_user=files.daemon_user)
+    text = files.acl_file.read_text(encoding="utf-8") if files.acl_file.exists() else ""
+    # One broker user has one role: a sensor never gains a control block, nor the reverse.
+    for m in _OTHER_BLOCK.finditer(text):
+        if m["name"] == name and m["kind"] != kind:
+            raise SensorSetupError(
+                f"already a {m['kind']} account", sensor=name, path=files.acl_file
+            )
     password: str | None = None
     if rotate or not _has_user(files.passwd_file, name):
         password = _set_password(name, files, tool)
         if password_out is not None:
             _write_password_file(password_out, password)
-    acl_changed = _ensure_acl(name, files, topic_prefix)
+    acl_changed = _ensure_acl(name, files, block, kind)
     return SensorAdded(
         name=name,
         password=password,

@@ -27,6 +27,7 @@ from edge_agent.elastic.decision import (
 from edge_agent.elastic.policy import SizingPolicy
 from edge_agent.elastic.probe import MemoryReader, MemorySnapshot
 from edge_agent.elastic.profile import FamilyProfile
+from edge_agent.elastic.settings import ElasticSettings
 
 __all__ = ["ApplyFn", "SizingController", "pressure_of"]
 
@@ -119,12 +120,39 @@ class SizingController:
         with self._lock:
             self._current[family] = variant
 
+    # -- run-time overrides (control API: pin, unpin, mode, reload) -------------
+
+    @property
+    def settings(self) -> ElasticSettings:
+        """The elastic settings in force now."""
+        return self._policy.settings
+
+    def update_settings(self, settings: ElasticSettings) -> None:
+        """Swap the policy's settings (frozen, validated by the caller); the next check uses them.
+
+        Raises:
+            ConfigError: A pinned family or variant is unknown (nothing changes).
+        """
+        policy = SizingPolicy(settings)
+        policy.validate(self._profiles)
+        with self._lock:
+            self._policy = policy  # one reference swap: a running check keeps the old one
+
+    def request_check(self) -> None:
+        """Run the next check now instead of at the end of the interval."""
+        self._wake.set()
+
     # -- views ----------------------------------------------------------------
 
     def latest(self) -> tuple[Decision, ...]:
         """The decisions of the last check (config order)."""
         with self._lock:
             return self._latest
+
+    def profiles(self) -> tuple[FamilyProfile, ...]:
+        """The families with the needs sizing uses now (observed where measured)."""
+        with self._lock:
+            return tuple(p.with_observed(self._observed[p.family]) for p in self._profiles)
 
     def current(self) -> dict[str, str | None]:
         """What each family runs now."""
@@ -190,7 +218,8 @@ class SizingController:
         """
         with self._tick_lock:
             snapshot = self._probe.read()
-            settings = self._policy.settings
+            policy = self._policy  # one policy per check, even if update_settings swaps it
+            settings = policy.settings
             free = snapshot.free_bytes(settings.reserve_bytes, settings.cgroup_reserve_bytes)
             with self._lock:
                 inputs = PolicyInputs(
@@ -199,7 +228,7 @@ class SizingController:
                     families=tuple(self._family_input(p) for p in self._profiles),
                     pressure=pressure_of(snapshot),
                 )
-                result = self._policy.decide(inputs, self._state)
+                result = policy.decide(inputs, self._state)
                 previous = {d.family: d for d in self._latest}
                 self._state = result.state
                 self._latest = result.decisions

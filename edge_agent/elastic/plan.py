@@ -7,6 +7,7 @@ history); a running daemon may hold a smaller variant until ``hold_s`` passes.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from edge_agent.elastic.controller import pressure_of
 from edge_agent.elastic.decision import (
@@ -22,7 +23,14 @@ from edge_agent.elastic.profile import FamilyProfile
 from edge_agent.elastic.settings import ElasticSettings
 from edge_agent.elastic.sizes import format_size, parse_size
 
-__all__ = ["format_plan", "parse_size", "plan", "plan_decisions"]
+__all__ = [
+    "describe_snapshot",
+    "format_plan",
+    "parse_size",
+    "plan",
+    "plan_decisions",
+    "plan_document",
+]
 
 _REASON_TEXT = {
     "fits": "the mode's choice fits",
@@ -75,6 +83,68 @@ def plan_decisions(
     return policy.decide(inputs, PolicyState()).decisions
 
 
+def plan_document(
+    profiles: Sequence[FamilyProfile],
+    settings: ElasticSettings,
+    decisions: Sequence[Decision],
+    *,
+    budget_source: str,
+) -> dict[str, Any]:
+    """The plan as JSON-ready data: one entry per family with its ladder.
+
+    Args:
+        profiles: Families in config order (same order as ``decisions``).
+        settings: Elastic settings.
+        decisions: From :func:`plan_decisions`.
+        budget_source: How the budget was obtained.
+
+    Returns:
+        ``{"mode", "budget_bytes", "budget_source", "families": [...]}``; each
+        variant row has ``status`` ``fits``, ``short`` (with ``short_by_bytes``) or
+        ``not_allowed`` (by the mode).
+    """
+    policy = SizingPolicy(settings)
+    families: list[dict[str, Any]] = []
+    for profile, d in zip(profiles, decisions, strict=True):
+        lad = policy.ladder_for(profile, FamilyState())
+        on_ladder = {v.id for v in lad}
+        rows: list[dict[str, Any]] = []
+        for v in [*lad, *(v for v in profile.variants if v.id not in on_ladder)]:
+            row: dict[str, Any] = {
+                "id": v.id,
+                "chosen": v.id == d.to_variant,
+                "need_bytes": v.need_bytes,
+                "need_source": "observed" if v.observed else "manifest",
+                "quality": v.quality,
+                "latency_ms": v.latency_ms,
+            }
+            if v.id not in on_ladder:
+                row["status"] = "not_allowed"
+            elif v.need_bytes <= d.available_bytes:
+                row["status"] = "fits"
+            else:
+                row["status"] = "short"
+                row["short_by_bytes"] = v.need_bytes - d.available_bytes
+            rows.append(row)
+        families.append(
+            {
+                "family": profile.family,
+                "variant": d.to_variant,
+                "reason": d.reason.value,
+                "explanation": _REASON_TEXT.get(d.reason.value, d.reason.value),
+                "need_bytes": d.need_bytes,
+                "available_bytes": d.available_bytes,
+                "variants": rows,
+            }
+        )
+    return {
+        "mode": settings.mode,
+        "budget_bytes": decisions[0].budget_bytes if decisions else 0,
+        "budget_source": budget_source,
+        "families": families,
+    }
+
+
 def format_plan(
     profiles: Sequence[FamilyProfile],
     settings: ElasticSettings,
@@ -93,31 +163,23 @@ def format_plan(
     Returns:
         The explanation, ending with a newline.
     """
-    policy = SizingPolicy(settings)
-    budget = decisions[0].budget_bytes if decisions else 0
-    lines = [f"mode {settings.mode}, budget {format_size(budget)} ({budget_source})"]
-    for profile, d in zip(profiles, decisions, strict=True):
-        why = _REASON_TEXT.get(d.reason.value, d.reason.value)
-        chosen = d.to_variant or "nothing"
+    doc = plan_document(profiles, settings, decisions, budget_source=budget_source)
+    lines = [f"mode {doc['mode']}, budget {format_size(doc['budget_bytes'])} ({budget_source})"]
+    for fam in doc["families"]:
         lines.append(
-            f"{profile.family}: {chosen} - {d.reason.value}: {why} "
-            f"(need {format_size(d.need_bytes)} of {format_size(d.available_bytes)} available)"
+            f"{fam['family']}: {fam['variant'] or 'nothing'} - {fam['reason']}: "
+            f"{fam['explanation']} (need {format_size(fam['need_bytes'])} of "
+            f"{format_size(fam['available_bytes'])} available)"
         )
-        lad = policy.ladder_for(profile, FamilyState())
-        on_ladder = {v.id for v in lad}
         lines.append("  variants, best first for this mode:")
-        for v in [*lad, *(v for v in profile.variants if v.id not in on_ladder)]:
-            mark = "*" if v.id == d.to_variant else " "
-            if v.id not in on_ladder:
-                status = "not allowed by the mode"
-            elif v.need_bytes <= d.available_bytes:
-                status = "fits"
-            else:
-                status = f"short by {format_size(v.need_bytes - d.available_bytes)}"
-            src = "observed" if v.observed else "manifest"
+        for v in fam["variants"]:
+            status = {"fits": "fits", "not_allowed": "not allowed by the mode"}.get(
+                v["status"], f"short by {format_size(v.get('short_by_bytes', 0))}"
+            )
             lines.append(
-                f"  {mark} {v.id:<20} need {format_size(v.need_bytes):>10} ({src})"
-                f"  quality {v.quality:.3f}  {v.latency_ms:8.2f} ms  {status}"
+                f"  {'*' if v['chosen'] else ' '} {v['id']:<20} need "
+                f"{format_size(v['need_bytes']):>10} ({v['need_source']})"
+                f"  quality {v['quality']:.3f}  {v['latency_ms']:8.2f} ms  {status}"
             )
     return "\n".join(lines) + "\n"
 
@@ -147,12 +209,13 @@ def plan(
         budget_bytes = None
         if snapshot is None:
             raise ValueError("plan needs a budget or a memory snapshot")
-        source = _describe(snapshot, settings.reserve_bytes)
+        source = describe_snapshot(snapshot, settings.reserve_bytes)
     decisions = plan_decisions(profiles, settings, budget_bytes=budget_bytes, snapshot=snapshot)
     return format_plan(profiles, settings, decisions, budget_source=source)
 
 
-def _describe(snap: MemorySnapshot, reserve: int) -> str:
+def describe_snapshot(snap: MemorySnapshot, reserve: int) -> str:
+    """How a budget was read from a memory snapshot, for a person."""
     parts = [f"MemAvailable {format_size(snap.mem_available)} - reserve {format_size(reserve)}"]
     if snap.cgroup_headroom is not None and snap.cgroup_limit is not None:
         parts.append(

@@ -30,7 +30,7 @@ from edge_agent.config.models import BrokerSettings
 from edge_agent.errors import ConfigError, TransportError
 from edge_agent.transport.address import BrokerAddress, parse_broker_url
 
-__all__ = ["InboundMessage", "MqttTransport", "read_password"]
+__all__ = ["InboundMessage", "MqttTransport", "apply_tls", "read_password"]
 
 log = structlog.get_logger("edge_agent.transport")
 
@@ -98,6 +98,19 @@ def backoff_delays(minimum: float, maximum: float, rng: random.Random) -> Callab
         return rng.uniform(minimum, max(minimum, cap))
 
     return delay
+
+
+def apply_tls(client: paho.Client, settings: BrokerSettings) -> None:
+    """Verify the broker's certificate (and present ours) as ``broker.tls`` says."""
+    tls = settings.tls
+    client.tls_set(
+        ca_certs=str(tls.ca_file) if tls and tls.ca_file else None,
+        certfile=str(tls.cert_file) if tls and tls.cert_file else None,
+        keyfile=str(tls.key_file) if tls and tls.key_file else None,
+        cert_reqs=ssl.CERT_REQUIRED,
+    )
+    if tls and tls.insecure:
+        client.tls_insecure_set(True)
 
 
 def _use_unix_wakeup_pair(client: paho.Client) -> None:
@@ -193,15 +206,7 @@ class MqttTransport:
         if settings.username is not None:
             client.username_pw_set(settings.username, password)
         if self.address.tls:
-            tls = settings.tls
-            client.tls_set(
-                ca_certs=str(tls.ca_file) if tls and tls.ca_file else None,
-                certfile=str(tls.cert_file) if tls and tls.cert_file else None,
-                keyfile=str(tls.key_file) if tls and tls.key_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
-            if tls and tls.insecure:
-                client.tls_insecure_set(True)
+            apply_tls(client, settings)
         client.will_set(status_topic, b"offline", qos=1, retain=True)
         _use_unix_wakeup_pair(client)
         client.on_connect = self._on_connect

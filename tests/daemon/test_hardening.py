@@ -203,7 +203,7 @@ def test_drops_inside_the_broker_show_in_the_daemon_stats(
     import os
     import signal
 
-    from conftest import daemon_config
+    from support.config import daemon_config
     from support.daemon import toml_dump
 
     broker = Broker(tmp_path_factory.mktemp("mqsys"))

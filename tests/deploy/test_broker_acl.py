@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 from deploy_support import Install
 
-from edge_agent.deploy.sensors import BrokerFiles, add_sensor, reload_broker
+from edge_agent.deploy.accounts import add_client_account
+from edge_agent.deploy.sensors import BrokerFiles, SensorSetupError, add_sensor, reload_broker
 from edge_agent.privacy.unit_file import read_unit
 
 SANDBOX_UID = 61234
@@ -69,6 +70,10 @@ def broker(installed: Install) -> Iterator[RunningBroker]:
         added = add_sensor(name, files)
         assert added.password is not None
         passwords[name] = added.password
+    for name, role in (("ops", "control"), ("hass", "homeassistant")):
+        account = add_client_account(name, files, role=role)  # type: ignore[arg-type]
+        assert account.password is not None
+        passwords[name] = account.password
     # What Debian's mosquitto.service and our drop-in do around the start.
     installed.run_dir.mkdir(parents=True, exist_ok=True)
     installed.run_dir.chmod(0o740)
@@ -237,3 +242,58 @@ def test_isolated_client_without_the_group_is_refused(broker: RunningBroker) -> 
         pytest.skip("user/network namespaces are not available here")
     result = sandboxed(broker, with_group=False)
     assert result.returncode != 0
+
+
+# -- the control API and Home Assistant: who may use which topics --------------------------
+
+
+def publish_v5(args: list[str], topic: str, message: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["mosquitto_pub", *args, "-V", "mqttv5", "-q", "1", "-t", topic, "-m", message],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=10,
+    )
+
+
+def test_sensor_request_is_refused_by_the_broker(broker: RunningBroker) -> None:
+    daemon = subscribe(broker.unix("edge-agent"), "edge-agent/+/request/#")
+    refused = publish_v5(broker.tcp("cam1"), "edge-agent/pi/request/health", "{}")
+    assert publish(broker.tcp("ops"), "edge-agent/pi/request/stats", "{}") == 0
+    # The daemon sees only the control account's request, never the sensor's.
+    assert received(daemon) == "edge-agent/pi/request/stats {}"
+    # MQTT 5: mosquitto answers the sensor's PUBLISH with "not authorized".
+    assert "not authorized" in (refused.stdout + refused.stderr).lower()
+
+
+def test_sensor_add_grants_no_request_topic(broker: RunningBroker) -> None:
+    acl = (broker.install.mosq_etc / "acl").read_text()
+    cam1 = acl[acl.index("# BEGIN sensor cam1") : acl.index("# END sensor cam1")]
+    assert "request" not in cam1
+    assert "topic write edge-agent/+/request/#" in acl  # the control account's line
+
+
+def test_control_account_reads_responses_but_no_sensor_input(broker: RunningBroker) -> None:
+    ops = subscribe(broker.tcp("ops"), "edge-agent/+/response/#", "sensors/#")
+    publish(broker.tcp("cam1"), "sensors/cam1/image", "private")
+    publish(broker.unix("edge-agent"), "edge-agent/pi/response/health", "ok")
+    assert received(ops) == "edge-agent/pi/response/health ok"
+
+
+def test_one_broker_user_has_one_role(broker: RunningBroker) -> None:
+    files = BrokerFiles(broker.install.mosq_etc / "passwd", broker.install.mosq_etc / "acl")
+    with pytest.raises(SensorSetupError, match="already a sensor"):
+        add_client_account("cam1", files, role="control")
+    with pytest.raises(SensorSetupError, match="already a control"):
+        add_sensor("ops", files)
+
+
+def test_daemon_and_home_assistant_share_discovery_topics(broker: RunningBroker) -> None:
+    config = "homeassistant/sensor/edge-agent_pi/faces__door__faces/config"
+    hass = subscribe(broker.tcp("hass"), "homeassistant/sensor/#")
+    publish(broker.unix("edge-agent"), config, "{}")
+    assert received(hass) == f"{config} {{}}"
+    daemon = subscribe(broker.unix("edge-agent"), "homeassistant/status")
+    assert publish(broker.tcp("hass"), "homeassistant/status", "online") == 0
+    assert received(daemon) == "homeassistant/status online"

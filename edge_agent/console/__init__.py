@@ -1,0 +1,1 @@
+"""Operator views over the broker: `edge-agent status` and `edge-agent tail`."""

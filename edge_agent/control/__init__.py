@@ -1,0 +1,1 @@
+"""The control API on MQTT: request/response verbs in the style of Zigbee2MQTT's bridge."""

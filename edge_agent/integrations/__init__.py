@@ -1,0 +1,1 @@
+"""Optional integrations that describe or export edge-agent's own topics and stats."""

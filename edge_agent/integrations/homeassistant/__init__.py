@@ -1,0 +1,1 @@
+"""Home Assistant MQTT discovery for edge-agent's existing topics."""
