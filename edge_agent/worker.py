@@ -191,16 +191,18 @@ class Worker:
         """Why no variant of the family can load here (set by the daemon); None: sized."""
         self.errors = 0
         """Unexpected exceptions caught by a stage (each answered the message)."""
+        # Stream chunks are tiny and cheap to decode: handing each to another thread
+        # costs more than decoding it where it is used.
+        self._inline_decode = pipeline.streaming
 
     # -- control (any thread) ----------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the three stage threads."""
-        for target, stage in (
-            (self._prepare_loop, "prepare"),
-            (self._owner_loop, "worker"),
-            (self._finish_loop, "finish"),
-        ):
+        """Start the stage threads (streaming pipelines decode on the owner thread)."""
+        stages = [(self._owner_loop, "worker"), (self._finish_loop, "finish")]
+        if not self._inline_decode:
+            stages.insert(0, (self._prepare_loop, "prepare"))
+        for target, stage in stages:
             thread = threading.Thread(target=target, name=f"{stage}-{self.name}", daemon=True)
             self._threads.append(thread)
             thread.start()
@@ -329,26 +331,59 @@ class Worker:
 
     # -- owner thread ------------------------------------------------------------------------
 
+    def _next_item(self) -> _Item | object | None:
+        """The next message for the owner: from the prepare thread, or decoded here."""
+        if not self._inline_decode:
+            try:
+                got: object = self._ready.get(timeout=0.25)
+            except queue.Empty:
+                return None
+            return got
+        job = self._next_job()
+        if job is _STOP or not isinstance(job, Job):
+            return job if job is _STOP else None
+        try:
+            return self._prepare(job)
+        except Exception as exc:  # the stage's catch-all: answer, never die
+            return self._crashed(job, "prepare", exc)
+
     def _owner_loop(self) -> None:
         while True:
             self._apply_control()
-            try:
-                item = self._ready.get(timeout=0.25)
-            except queue.Empty:
-                continue
-            if item is None:
-                continue  # a control wake-up
+            item = self._next_item()
             if item is _STOP:
                 break
+            if not isinstance(item, _Item):
+                continue  # a timeout or a control wake-up
             try:
                 self._infer(item)
             except Exception as exc:  # the stage's catch-all: answer, never die
                 item = self._crashed(item.job, "infer", exc, item)
             finally:
                 self.busy_since = None
-            self._finished.put(item)
+            if self._silent(item):
+                self._done(item, 0)  # nothing to publish: no hand-off to the finish thread
+            else:
+                self._finished.put(item)
         self._apply_control()
+        if self._inline_decode:
+            left = len(self.inbox)
+            if left:
+                log.warning("inbox_not_drained", pipeline=self.name, left=left)
         self._finished.put(_STOP)
+
+    @staticmethod
+    def _silent(item: _Item) -> bool:
+        """A message answered by silence (a stream chunk without a detection)."""
+        outputs = item.ctx.outputs
+        return (
+            item.error is None
+            and item.raw is None
+            and not item.cancelled
+            and not item.results
+            and not outputs.events
+            and not outputs.states
+        )
 
     def _infer(self, item: _Item) -> None:
         if item.error is not None:
@@ -455,7 +490,14 @@ class Worker:
         elif item.results or ctx.outputs.events or ctx.outputs.states:
             self._on_results(job, ctx, item.results, item.variant)
             published = len(item.results)
-        timings = {**ctx.timer.stages, "total": (time.monotonic() - job.message.received) * 1000}
+        self._done(item, published)
+
+    def _done(self, item: _Item, published: int) -> None:
+        job = item.job
+        timings = {
+            **item.ctx.timer.stages,
+            "total": (time.monotonic() - job.message.received) * 1000,
+        }
         self._on_done(job, timings, published)
         job.ack()
 

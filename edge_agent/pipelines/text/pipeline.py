@@ -319,16 +319,26 @@ class TextPipeline(Pipeline):
         (flatbuffer unpack, weight packing) that a nearly full cgroup does not have.
         """
         _, table = self._shared()
+        built = []
         for variant_id in variant_ids:
             if self._loaded is not None and variant_id == self._loaded.variant:
                 continue
             path, key = self._model_path(variant_id)
+            done = self._cache() / f"{key}.prepared"
+            cache = self._cache() / f"{key}.xnnpack"
+            wanted = self.options.xnnpack_weight_cache  # type: ignore[attr-defined]
+            if done.is_file() and (cache.is_file() or not wanted):
+                continue  # sliced and packed by an earlier start: nothing to rebuild
             runner, _ = self._runner(variant_id, path, key, table.dim)
             try:
                 self._run(_Loaded(variant_id, runner, {}), [101, 102])
             finally:
                 runner.close()
-        log.info("text_variants_prepared", pipeline=self.name, variants=list(variant_ids))
+            # The marker goes last: a crash while packing leaves none, and the next
+            # start packs again (the key names the slice's content, so it cannot go stale).
+            done.write_text(variant_id + "\n", encoding="utf-8")
+            built.append(variant_id)
+        log.info("text_variants_prepared", pipeline=self.name, built=built)
 
     def unload(self) -> None:
         """Drop the model, label cache, table mapping and tokenizer."""
