@@ -109,6 +109,11 @@ def _parser() -> argparse.ArgumentParser:
     plan = sub.add_parser("plan", help="show which variant each family would run, and why")
     _config_args(plan)
     plan.add_argument("--budget", help="memory budget to plan for, e.g. 300MB (default: now)")
+    plan.add_argument(
+        "--profile",
+        choices=["pi-zero-2w", "pi4-2gb", "pi5-8gb"],
+        help="plan for a board's assumed model budget (see the README: Elastic sizing)",
+    )
 
     _operator_parsers(sub)
 
@@ -224,7 +229,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     from edge_agent.planning import plan_text
 
     config = _load(args)
-    print(plan_text(config.settings, args.budget))
+    print(plan_text(config.settings, args.budget, args.profile))
     return 0
 
 

@@ -85,6 +85,7 @@ class PayloadError(EdgeAgentError):
         topic: Topic the payload arrived on, when known.
         sensor: Sensor id, when known.
         size: Payload size in bytes, when known.
+        retry_after_s: For model_unavailable: seconds after which a retry may succeed.
     """
 
     def __init__(
@@ -101,6 +102,7 @@ class PayloadError(EdgeAgentError):
         self.topic = topic
         self.sensor = sensor
         self.size = size
+        self.retry_after_s: float | None = None
         super().__init__(f"{reason.value}: {detail}")
 
 

@@ -189,6 +189,10 @@ class Worker:
         self.busy_since: float | None = None
         self.unavailable: str | None = None
         """Why no variant of the family can load here (set by the daemon); None: sized."""
+        self.memory_hold: str | None = None
+        """Set by sizing while the family is unloaded for lack of memory (the reason)."""
+        self.retry_after_s = 60.0
+        """Hint sent with model_unavailable while held: how soon memory may bring it back."""
         self.errors = 0
         """Unexpected exceptions caught by a stage (each answered the message)."""
         # Stream chunks are tiny and cheap to decode: handing each to another thread
@@ -396,7 +400,7 @@ class Worker:
         self.last_message = self.busy_since
         pipeline = self.pipeline
         try:
-            self._ensure_loaded()
+            self._ensure_loaded(item.job)
             item.variant = pipeline.active_variant
             if pipeline.staged:
                 if item.prepared is None:
@@ -438,23 +442,46 @@ class Worker:
             finally:
                 done.set()
 
-    def _ensure_loaded(self) -> None:
-        """An unloaded (idle or squeezed) pipeline waits for sizing to load a variant."""
+    def _ensure_loaded(self, job: Job) -> None:
+        """An unloaded pipeline waits for sizing to load a variant, or is refused.
+
+        Idle or on demand, the message wakes sizing and waits (a load takes < 1 s).
+        Unloaded for lack of memory, the route decides: ``reject`` answers
+        ``model_unavailable`` with ``retry_after_s`` at once; ``wait`` keeps the
+        message (the pipeline's later ones wait behind it) until the family is back
+        or ``wait_s`` after its arrival.
+
+        Raises:
+            PayloadError: model_unavailable.
+        """
         if self.pipeline.active_variant is not None:
             return
+        family = self.pipeline.package.family
         if self.unavailable is not None:
-            raise ModelError(self.unavailable, family=self.pipeline.package.family)
+            raise PayloadError(Reason.MODEL_UNAVAILABLE, self.unavailable)
+        route = job.match.settings
+        if self.memory_hold is not None and route.when_unloaded == "reject":
+            raise self._unavailable(f"{family} is unloaded for lack of memory")
         if self.on_unloaded_message is not None:
             self.on_unloaded_message(self)
-        deadline = time.monotonic() + self.load_wait_s
+        wait = route.wait_s if self.memory_hold is not None else self.load_wait_s
+        deadline = (
+            job.message.received + wait
+            if self.memory_hold is not None
+            else (time.monotonic() + wait)
+        )
         while self.pipeline.active_variant is None and time.monotonic() < deadline:
+            if self._stop.is_set():
+                raise CancelledError  # not answered: the broker redelivers it next session
             self._control_ready.wait(0.05)
             self._apply_control()
         if self.pipeline.active_variant is None:
-            raise ModelError(
-                "no variant loaded: the memory budget fits none",
-                family=self.pipeline.package.family,
-            )
+            raise self._unavailable(f"no variant of {family} fits the memory budget")
+
+    def _unavailable(self, detail: str) -> PayloadError:
+        exc = PayloadError(Reason.MODEL_UNAVAILABLE, detail)
+        exc.retry_after_s = self.retry_after_s
+        return exc
 
     # -- finish thread -----------------------------------------------------------------------
 

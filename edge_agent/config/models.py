@@ -147,6 +147,26 @@ class PipelineSettings(_Strict):
     inbox_size: int = Field(
         default=32, ge=1, le=10000, description="Messages waiting at most; the oldest is dropped."
     )
+    priority: int | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="Place in the memory budget: under pressure the lowest priority steps down "
+        "first and is unloaded before a higher one loses quality. Default by kind: wakeword 90, "
+        "faces and objects 80, text 70, speech 50, generate 30.",
+    )
+    load: Literal["at_start", "on_demand"] | None = Field(
+        default=None,
+        description="at_start: loaded when the daemon starts; on_demand: on its first message "
+        "(which waits for it), unloaded again after its idle timeout. Default by kind: on_demand "
+        "for speech and generate, at_start for the others.",
+    )
+    idle_unload_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Unload this pipeline's family after this many idle seconds; default the "
+        "kind's (generate 300) or elastic.idle_unload_s.",
+    )
     shards: int | Literal["auto"] = Field(
         default="auto",
         description="Workers, each with its own model instance and inbox, running in parallel. "
@@ -197,6 +217,18 @@ class RouteSettings(_Strict):
         default=None, description="Subscription QoS; default broker.qos."
     )
     enabled: bool = Field(default=True, description="Subscribe to this route.")
+    when_unloaded: Literal["reject", "wait"] = Field(
+        default="reject",
+        description="When the pipeline's family is unloaded for lack of memory: reject answers "
+        "model_unavailable with retry_after_s at once; wait keeps the message until the family "
+        "is back or wait_s passes.",
+    )
+    wait_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="when_unloaded = wait: longest a message waits for its family.",
+    )
     retained: Literal["once", "ignore"] = Field(
         default="once",
         description="Retained input messages: once = answered once per distinct message (not "

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import structlog
 
 from edge_agent.elastic.decision import (
     Decision,
+    FamilyConfig,
     FamilyInput,
     PolicyInputs,
     PolicyState,
@@ -61,6 +62,10 @@ class SizingController:
         stop: Set to end the loop.
         clock: Monotonic clock in seconds (injectable for tests).
         thread_name: Name of the loop thread.
+        families: Per-family priority, loading and idle timeout (default: equal
+            priority, loaded at start, the settings' idle timeout).
+        on_decisions: Called after every check with its decisions (the swapper
+            tells workers whether their family is held off for memory).
     """
 
     def __init__(
@@ -73,6 +78,8 @@ class SizingController:
         *,
         clock: Callable[[], float] = time.monotonic,
         thread_name: str = "edge-agent-sizing",
+        families: Mapping[str, FamilyConfig] | None = None,
+        on_decisions: Callable[[tuple[Decision, ...]], None] | None = None,
     ) -> None:
         policy.validate(profiles)
         self._probe = probe
@@ -87,10 +94,19 @@ class SizingController:
         self._tick_lock = threading.Lock()  # one check at a time
         self._wake = threading.Event()
         start = clock()
+        self._families = {
+            p.family: (families or {}).get(p.family, FamilyConfig()) for p in profiles
+        }
+        self._on_decisions = on_decisions
         self._current: dict[str, str | None] = {p.family: None for p in profiles}
-        self._activity: dict[str, float] = {p.family: start for p in profiles}
+        # On-demand families have had no message yet: they stay unloaded until one comes.
+        self._activity: dict[str, float | None] = {
+            p.family: None if self._families[p.family].on_demand else start for p in profiles
+        }
         self._fill: dict[str, float] = {p.family: 0.0 for p in profiles}
         self._observed: dict[str, dict[str, int]] = {p.family: {} for p in profiles}
+        self._peaks: dict[str, dict[str, int]] = {p.family: {} for p in profiles}
+        self._scale: dict[str, float] = {p.family: 1.0 for p in profiles}
         self._state = PolicyState()
         self._latest: tuple[Decision, ...] = ()
         self._snapshot: MemorySnapshot | None = None
@@ -110,10 +126,30 @@ class SizingController:
         with self._lock:
             self._fill[family] = min(1.0, max(0.0, ratio))
 
-    def note_observed(self, family: str, variant: str, held_bytes: int) -> None:
-        """Memory measured after loading ``variant``; replaces its manifest estimate."""
+    def note_observed(
+        self,
+        family: str,
+        variant: str,
+        held_bytes: int,
+        *,
+        peak_bytes: int | None = None,
+        scale: float | None = None,
+    ) -> None:
+        """Memory measured after loading ``variant``; replaces its manifest estimate.
+
+        Args:
+            family: The family.
+            variant: The variant loaded.
+            held_bytes: Its measured need (anonymous + share of file-backed).
+            peak_bytes: Its measured peak during the load, when above the need.
+            scale: Observed/manifest ratio for the variants not measured yet.
+        """
         with self._lock:
             self._observed[family][variant] = held_bytes
+            if peak_bytes is not None:
+                self._peaks[family][variant] = peak_bytes
+            if scale is not None:
+                self._scale[family] = scale
 
     def set_current(self, family: str, variant: str | None) -> None:
         """Record what ``family`` runs when it changed outside the controller."""
@@ -152,7 +188,12 @@ class SizingController:
     def profiles(self) -> tuple[FamilyProfile, ...]:
         """The families with the needs sizing uses now (observed where measured)."""
         with self._lock:
-            return tuple(p.with_observed(self._observed[p.family]) for p in self._profiles)
+            return tuple(self._profile(p) for p in self._profiles)
+
+    def _profile(self, p: FamilyProfile) -> FamilyProfile:
+        return p.with_observed(
+            self._observed[p.family], self._peaks[p.family], self._scale[p.family]
+        )
 
     def current(self) -> dict[str, str | None]:
         """What each family runs now."""
@@ -235,6 +276,8 @@ class SizingController:
                 self._snapshot = snapshot
             for d in result.decisions:
                 self._log_decision(d, previous.get(d.family))
+            if self._on_decisions is not None:
+                self._on_decisions(result.decisions)
             changes = [d for d in result.decisions if d.changed]
             changes.sort(key=lambda d: not d.releases_memory)  # stable: frees first, then loads
             for d in changes:
@@ -245,12 +288,16 @@ class SizingController:
         name = profile.family
         observed = self._observed[name]
         current = self._current[name]
+        config = self._families[name]
         return FamilyInput(
-            profile=profile.with_observed(observed),
+            profile=self._profile(profile),
             current=current,
             held_bytes=observed.get(current) if current is not None else None,
             inbox_fill=self._fill[name],
             last_activity=self._activity[name],
+            priority=config.priority,
+            on_demand=config.on_demand,
+            idle_unload_s=config.idle_unload_s,
         )
 
     def _log_decision(self, d: Decision, before: Decision | None) -> None:

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from edge_agent.elastic.profile import FamilyProfile
 
 __all__ = [
+    "INHERIT",
     "Decision",
+    "FamilyConfig",
     "FamilyInput",
     "FamilyState",
     "PolicyInputs",
@@ -44,6 +46,27 @@ class SizingReason(enum.StrEnum):
     """performance-first: the inbox kept filling, so a faster variant was chosen."""
     RECONFIGURED = "reconfigured"
     """The current variant is not one the mode allows any more."""
+    ON_DEMAND = "on_demand"
+    """Loaded on demand and no message has come yet: not loaded."""
+
+
+INHERIT = -1.0
+"""``FamilyInput.idle_unload_s`` value meaning: use ``ElasticSettings.idle_unload_s``."""
+
+
+@dataclass(frozen=True, slots=True)
+class FamilyConfig:
+    """What the configuration says about a family's place in the budget.
+
+    Attributes:
+        priority: Higher keeps its quality longer (see ``FamilyInput.priority``).
+        on_demand: Not loaded until its first message.
+        idle_unload_s: Its idle timeout; ``INHERIT`` uses the settings'.
+    """
+
+    priority: int = 0
+    on_demand: bool = False
+    idle_unload_s: float | None = INHERIT
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +94,13 @@ class FamilyInput:
         held_bytes: Memory the loaded variant holds now (added back to the budget);
             None means "its need".
         inbox_fill: Inbox fill ratio in [0, 1].
-        last_activity: Clock time of the last message, None if unknown (counts as active).
+        last_activity: Clock time of the last message, None if unknown (counts as
+            active, unless ``on_demand``: then no message has come yet).
+        priority: Higher keeps its quality longer: families choose in priority order,
+            and a lower one is stepped down and unloaded before a higher one loses
+            quality (equal priorities share by config order, each keeping a seat).
+        on_demand: Not loaded until the first message arrives.
+        idle_unload_s: This family's idle timeout; ``INHERIT`` uses the settings'.
     """
 
     profile: FamilyProfile
@@ -79,6 +108,9 @@ class FamilyInput:
     held_bytes: int | None = None
     inbox_fill: float = 0.0
     last_activity: float | None = None
+    priority: int = 0
+    on_demand: bool = False
+    idle_unload_s: float | None = -1.0
 
     @property
     def held(self) -> int:

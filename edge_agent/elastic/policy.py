@@ -3,25 +3,32 @@
 Rules, in the order they are applied to each tick:
 
 1. **Budget** = free memory + what loaded variants hold (both passed in).
-2. **Idle** families (no message for ``idle_unload_s``) are unloaded and take no budget.
-3. **Allocation** in config order: every active family first gets a seat (the
-   need of its smallest allowed variant is reserved), then each family in order
-   chooses against ``available = budget - taken by earlier families - seats of
-   later ones``. Earlier families therefore get their preferred variant first.
-4. Each family walks its **ladder** (best first) for its mode:
+2. **Idle** families (no message for their idle timeout) are unloaded and take no
+   budget; so are ``on_demand`` families before their first message.
+3. **Allocation** in priority order (highest first; config order among equals):
+   each family chooses against ``available = budget - taken by the families
+   before it - seats of the later ones of the same priority`` (a seat is the need
+   of its smallest allowed variant). A higher-priority family therefore gets its
+   preferred variant before a lower one gets anything: the lowest-priority family
+   steps down first and is unloaded when even its smallest variant does not fit,
+   before a higher-priority family loses quality. Families of equal priority keep
+   a seat each, so they all run before any of them gets its best.
+4. A variant that is not loaded yet must fit with its **load peak** (runtimes
+   that unpack weights peak above what they keep); a loaded one only its need.
+5. Each family walks its **ladder** (best first) for its mode:
    quality-first: variants up to the manifest's preferred quality, by quality;
    performance-first: variants with quality >= floor by latency, then the rest
    by quality; pinned: the one pinned variant.
-5. **Step down at once** when the current variant does not fit ``available``
+6. **Step down at once** when the current variant does not fit ``available``
    (to the best one that does, or unload), or one rung under **pressure**
    (PSI some avg10 > threshold, or a rise in memory.events high/oom), at most
    once per ``pressure_cooldown_s``.
-6. **Step up** only when a better variant has fitted with margin
+7. **Step up** only when a better variant has fitted with margin
    (``max(step_up_margin * need, step_up_margin_bytes)``) for ``hold_s``
    without pressure. A budget wobbling inside the margin cannot cause flapping:
    after a step down the old variant would need the budget to rise by more than
    the margin to come back.
-7. performance-first **backlog**: an inbox at or above ``backlog_fill`` for
+8. performance-first **backlog**: an inbox at or above ``backlog_fill`` for
    ``backlog_hold_s`` caps latency to the next faster variant (again every
    ``backlog_hold_s`` while it lasts); when the inbox drains below half of that,
    the cap is lifted and the normal step-up hold applies.
@@ -33,6 +40,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from edge_agent.elastic.decision import (
+    INHERIT,
     Decision,
     FamilyInput,
     FamilyState,
@@ -160,14 +168,16 @@ class SizingPolicy:
         )
 
         budget = inputs.budget_bytes
-        idle = {f.profile.family for f in inputs.families if self._idle(f, now)}
+        idle = {f.profile.family: why for f in inputs.families if (why := self._idle(f, now))}
         states: dict[str, FamilyState] = {}
         for f in inputs.families:
             st = state.families.get(f.profile.family, FamilyState())
             states[f.profile.family] = st if f.profile.family in idle else self._backlog(f, st, now)
+        order = sorted(range(len(inputs.families)), key=lambda i: -inputs.families[i].priority)
         seats: dict[str, int] = {}  # each active family's smallest need, reserved in order
         taken = 0
-        for f in inputs.families:
+        for i in order:
+            f = inputs.families[i]
             if f.profile.family in idle:
                 continue
             lad = self.ladder_for(f.profile, states[f.profile.family])
@@ -176,18 +186,25 @@ class SizingPolicy:
             taken += seats[f.profile.family]
 
         remaining = budget
-        decisions: list[Decision] = []
+        by_index: dict[int, Decision] = {}
         new_states: dict[str, FamilyState] = {}
         stepped = False
-        for i, f in enumerate(inputs.families):
+        for pos, i in enumerate(order):
+            f = inputs.families[i]
             name = f.profile.family
             st = states[name]
             if name in idle:
                 turn = self._turn(f, st, remaining, budget, inputs)
-                d = turn.make(None, R.IDLE)
+                d = turn.make(None, idle[name])
                 new_states[name] = FamilyState()
             else:
-                later = sum(seats.get(g.profile.family, 0) for g in inputs.families[i + 1 :])
+                # Seats only for the later families of the same priority: a lower
+                # priority gives way before a higher one loses quality.
+                later = sum(
+                    seats.get(g.profile.family, 0)
+                    for g in (inputs.families[j] for j in order[pos + 1 :])
+                    if g.priority == f.priority
+                )
                 available = remaining - later
                 turn = self._turn(f, st, available, budget, inputs)
                 d, st = self._choose(turn, pressure, may_step)
@@ -195,7 +212,8 @@ class SizingPolicy:
                 new_states[name] = st
                 if d.to_variant is not None:
                     remaining -= d.need_bytes
-            decisions.append(d)
+            by_index[i] = d
+        decisions = [by_index[i] for i in range(len(inputs.families))]
 
         next_state = PolicyState(
             families=new_states,
@@ -221,9 +239,12 @@ class SizingPolicy:
             now=inputs.now,
         )
 
-    def _idle(self, f: FamilyInput, now: float) -> bool:
-        limit = self.settings.idle_unload_s
-        return limit is not None and f.last_activity is not None and now - f.last_activity >= limit
+    def _idle(self, f: FamilyInput, now: float) -> SizingReason | None:
+        """Why the family should not be loaded now (None: it should)."""
+        if f.last_activity is None:
+            return R.ON_DEMAND if f.on_demand else None
+        limit = self.settings.idle_unload_s if f.idle_unload_s == INHERIT else f.idle_unload_s
+        return R.IDLE if limit is not None and now - f.last_activity >= limit else None
 
     def _backlog(self, f: FamilyInput, st: FamilyState, now: float) -> FamilyState:
         """performance-first: update the backlog timer and the latency cap."""
@@ -247,7 +268,7 @@ class SizingPolicy:
     def _margin_ok(self, v: VariantOption, available: int) -> bool:
         s = self.settings
         margin = max(s.step_up_margin * v.need_bytes, s.step_up_margin_bytes)
-        return v.need_bytes + margin <= available
+        return v.load_bytes + margin <= available
 
     def _choose(self, t: _Turn, pressure: bool, may_step: bool) -> tuple[Decision, FamilyState]:
         """One family's decision: immediate step-downs, held step-ups."""
@@ -296,7 +317,7 @@ class SizingPolicy:
             (
                 v
                 for v in t.ladder[t.rank[cur.id] + 1 :]
-                if v.need_bytes < cur.need_bytes and v.need_bytes <= t.available
+                if v.need_bytes < cur.need_bytes and v.load_bytes <= t.available
             ),
             None,
         )
@@ -334,10 +355,15 @@ class _Turn:
     def rank(self) -> dict[str, int]:
         return {v.id: i for i, v in enumerate(self.ladder)}
 
+    def fits(self, v: VariantOption) -> bool:
+        """The loaded variant must fit its need; another one its load peak as well."""
+        size = v.need_bytes if v.id == self.family.current else v.load_bytes
+        return size <= self.available
+
     @property
     def best(self) -> VariantOption | None:
         """The best variant on the ladder that fits."""
-        return next((v for v in self.ladder if v.need_bytes <= self.available), None)
+        return next((v for v in self.ladder if self.fits(v)), None)
 
     @property
     def down_reason(self) -> SizingReason:
@@ -362,5 +388,7 @@ class _Turn:
             available_bytes=self.available,
             need_bytes=need,
             from_bytes=f.held,
-            transient_fits=to_id is None or to_id == f.current or need <= self.free,
+            transient_fits=to_id is None
+            or to_id == f.current
+            or (to.load_bytes if to is not None else need) <= self.free,
         )

@@ -39,6 +39,8 @@ class VariantOption:
         latency_ms: Measured p50 latency.
         quality: Quality score in [0, 1].
         observed: True when ``need_bytes`` was measured on this machine.
+        peak_bytes: Memory a load takes at its peak, when above ``need_bytes``
+            (runtimes that unpack weights); 0 when the load never exceeds the need.
     """
 
     id: str
@@ -46,6 +48,12 @@ class VariantOption:
     latency_ms: float
     quality: float
     observed: bool = False
+    peak_bytes: int = 0
+
+    @property
+    def load_bytes(self) -> int:
+        """What must be free to load it: its need, or its peak if higher."""
+        return max(self.need_bytes, self.peak_bytes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +117,7 @@ class FamilyProfile:
                     need_bytes=estimate_need(v.hard_bytes, v.soft_bytes, soft_share),
                     latency_ms=v.latency_ms,
                     quality=v.quality,
+                    peak_bytes=v.peak_bytes or 0,
                 )
                 for v in chosen
             ),
@@ -131,21 +140,36 @@ class FamilyProfile:
         """Whether the family has this variant."""
         return any(v.id == variant_id for v in self.variants)
 
-    def with_observed(self, observed: Mapping[str, int]) -> FamilyProfile:
-        """Replace estimated needs by needs observed after loading on this machine.
+    def with_observed(
+        self,
+        observed: Mapping[str, int],
+        peaks: Mapping[str, int] | None = None,
+        scale: float = 1.0,
+    ) -> FamilyProfile:
+        """Needs as this machine showed them: measured per variant, scaled otherwise.
 
-        Only the measured variants change: the build machine's figures for the
-        others stay the best estimate we have.
+        A variant loaded here has its measured need (and peak); one never loaded
+        keeps the manifest's figure scaled by what the measured ones showed
+        (``scale``, the family's observed/manifest ratio), the best estimate there is.
 
         Args:
             observed: Variant id -> bytes measured after load + warm-up.
+            peaks: Variant id -> measured peak during its load.
+            scale: Factor for the variants not measured.
         """
-        if not observed:
+        peaks = peaks or {}
+        if not observed and not peaks and scale == 1.0:
             return self
-        return replace(
-            self,
-            variants=tuple(
-                replace(v, need_bytes=observed[v.id], observed=True) if v.id in observed else v
-                for v in self.variants
-            ),
-        )
+        out = []
+        for variant in self.variants:
+            v = variant
+            if v.id in observed:
+                v = replace(v, need_bytes=observed[v.id], observed=True)
+            elif scale != 1.0:
+                v = replace(
+                    v, need_bytes=int(v.need_bytes * scale), peak_bytes=int(v.peak_bytes * scale)
+                )
+            if v.id in peaks:
+                v = replace(v, peak_bytes=peaks[v.id])
+            out.append(v)
+        return replace(self, variants=tuple(out))

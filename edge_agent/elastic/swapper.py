@@ -14,21 +14,22 @@ import ctypes
 import ctypes.util
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import structlog
 
 from edge_agent.config.models import AgentSettings
 from edge_agent.elastic.controller import SizingController
-from edge_agent.elastic.decision import Decision
+from edge_agent.elastic.decision import INHERIT, Decision, FamilyConfig, SizingReason
 from edge_agent.elastic.plan import plan_decisions
 from edge_agent.elastic.policy import SizingPolicy
 from edge_agent.elastic.probe import MemoryProbe, MemoryReader
 from edge_agent.elastic.profile import FamilyProfile
 from edge_agent.errors import ModelError
-from edge_agent.health.stats import process_memory
+from edge_agent.pipelines.base import Pipeline
 from edge_agent.runtime.manifest import ModelPackage
+from edge_agent.runtime.memory import LoadMemory, measure_load
 from edge_agent.worker import Worker
 
 __all__ = ["Swapper", "choose_variant", "release_memory"]
@@ -79,6 +80,37 @@ def profiles_for(packages: Sequence[ModelPackage], settings: AgentSettings) -> l
             package.manifest, soft_share=settings.elastic.soft_share, available=available
         )
     return list(seen.values())
+
+
+def family_configs(
+    settings: AgentSettings, pipelines: Iterable[tuple[str, type[Pipeline], str]]
+) -> dict[str, FamilyConfig]:
+    """Priority, loading and idle timeout of each family, from its pipelines' settings.
+
+    A family served by several pipelines takes the highest priority, loads at start
+    if any of them does, and unloads after the shortest idle timeout.
+
+    Args:
+        settings: Effective settings.
+        pipelines: ``(pipeline name, pipeline class, family)`` of each pipeline.
+    """
+    out: dict[str, FamilyConfig] = {}
+    for name, cls, family in pipelines:
+        spec = settings.pipelines[name]
+        priority = spec.priority if spec.priority is not None else cls.default_priority
+        on_demand = (spec.load or cls.default_load) == "on_demand"
+        idle = spec.idle_unload_s if spec.idle_unload_s is not None else cls.default_idle_unload_s
+        config = FamilyConfig(priority, on_demand, INHERIT if idle is None else idle)
+        if family in out:
+            old = out[family]
+            idles = [x for x in (old.idle_unload_s, config.idle_unload_s) if x != INHERIT]
+            config = FamilyConfig(
+                max(old.priority, config.priority),
+                old.on_demand and config.on_demand,
+                min((x for x in idles if x is not None), default=INHERIT),
+            )
+        out[family] = config
+    return out
 
 
 def unavailable_reason(package: ModelPackage) -> str | None:
@@ -149,10 +181,18 @@ class Swapper:
             self.apply,
             self._stop,
             clock=clock,
+            families=family_configs(
+                settings,
+                [
+                    (w.pipeline.name, type(w.pipeline), w.pipeline.package.family)
+                    for w in self.workers.values()
+                ],
+            ),
+            on_decisions=self._decided,
         )
         self.swaps: list[dict[str, Any]] = []
         self._noted: dict[str, float] = {}
-        self._corrected: set[str] = set()
+        self._observed: set[tuple[str, str]] = set()
         for worker in self.workers.values():
             worker.on_loaded = self._loaded
 
@@ -177,17 +217,31 @@ class Swapper:
     def _loaded(self, worker: Worker, variant: str | None) -> None:
         self.controller.set_current(worker.pipeline.package.family, variant)
 
+    def _decided(self, decisions: tuple[Decision, ...]) -> None:
+        """Tell each worker whether its family is held off for lack of memory."""
+        hold = self.settings.elastic.hold_s
+        for d in decisions:
+            held = d.to_variant is None and d.reason not in (
+                SizingReason.IDLE,
+                SizingReason.ON_DEMAND,
+            )
+            for worker in self._by_family.get(d.family, []):
+                worker.memory_hold = d.reason.value if held else None
+                worker.retry_after_s = hold
+
     # -- applying decisions ----------------------------------------------------------------
 
     def apply(self, family: str, variant: str | None, decision: Decision) -> None:
         """Make every pipeline of ``family`` run ``variant`` (None: unload).
+
+        A load from nothing is measured (anonymous, file-backed and peak, the same
+        way for every runtime) and becomes that variant's observed need.
 
         Raises:
             ModelError: The variant could not be loaded (the old one keeps serving).
         """
         started = time.monotonic()
         for worker in self._by_family.get(family, []):
-            before = process_memory().get("rssanon", 0)
             was_loaded = worker.pipeline.active_variant is not None
             if variant is not None and was_loaded and not decision.transient_fits:
                 log.info(
@@ -200,16 +254,14 @@ class Swapper:
                 worker.request_variant(None, wait=_LOAD_TIMEOUT_S)
                 release_memory()
                 was_loaded = False
-                before = process_memory().get("rssanon", 0)
-            worker.request_variant(variant, wait=_LOAD_TIMEOUT_S)
+            with measure_load() as load:
+                worker.request_variant(variant, wait=_LOAD_TIMEOUT_S)
             release_memory()
-            after = process_memory().get("rssanon", 0)
-            if variant is not None and family not in self._corrected and after > before:
-                # Only the family's first load is a clean measurement: later loads from
-                # nothing (release-first swaps) also re-create shared state and allocator
-                # slack, and re-scaling on them made the needs jump between swaps.
-                self._corrected.add(family)
-                self._correct_needs(family, variant, after - before)
+            if variant is not None and not was_loaded and (family, variant) not in self._observed:
+                # The first load from nothing of each variant is its measurement; later
+                # ones differ by allocator slack, and re-measuring made needs jump.
+                self._observed.add((family, variant))
+                self._observe(family, variant, load)
         swap = {
             "family": family,
             "from": decision.from_variant,
@@ -223,27 +275,29 @@ class Swapper:
         if self._on_change is not None:
             self._on_change()
 
-    def _correct_needs(self, family: str, variant: str, observed: int) -> None:
-        """Scale the family's manifest needs by what loading ``variant`` really took.
+    def _observe(self, family: str, variant: str, load: LoadMemory) -> None:
+        """Record what loading ``variant`` from nothing took, as its own need and peak.
 
-        A load from nothing is a clean measurement, but of one variant only; scaling
-        every variant of the family by the same ratio keeps their needs comparable
-        (correcting only the loaded one would mix measured and manifest units).
-        The ratio is clamped so one noisy reading cannot swing sizing wildly.
+        Variants not loaded yet are scaled by this one's observed/manifest ratio
+        (clamped, so one noisy reading cannot swing sizing wildly): the best
+        estimate until they are loaded here themselves.
         """
         profile = next(p for p in self._profiles if p.family == family)
-        base = profile.variant(variant).need_bytes
-        if base <= 0 or observed < _MIN_OBSERVED_BYTES:
+        base = profile.variant(variant)
+        share = self.settings.elastic.soft_share
+        observed = load.anonymous + int(share * max(0, load.file))
+        if base.need_bytes <= 0 or observed < _MIN_OBSERVED_BYTES:
             return
-        ratio = min(_MAX_CORRECTION, max(1 / _MAX_CORRECTION, observed / base))
-        for option in profile.variants:
-            self.controller.note_observed(family, option.id, int(option.need_bytes * ratio))
+        ratio = min(_MAX_CORRECTION, max(1 / _MAX_CORRECTION, observed / base.need_bytes))
+        peak = load.peak if load.peak > observed else None
+        self.controller.note_observed(family, variant, observed, peak_bytes=peak, scale=ratio)
         log.info(
-            "variant_need_corrected",
+            "variant_need_observed",
             family=family,
             variant=variant,
             observed=observed,
-            manifest_need=base,
+            peak=load.peak,
+            manifest_need=base.need_bytes,
             ratio=round(ratio, 3),
         )
 

@@ -203,6 +203,12 @@ class Pipeline(abc.ABC):
     """Keeps state per sensor (a tracker): with several shards, a sensor always goes to
     the same one. Otherwise (and unless ``streaming``) a message goes to the shard with
     the fewest waiting, and answers of one sensor may overtake each other."""
+    default_priority: ClassVar[int] = 50
+    """Place in the memory budget when the config sets none (higher keeps quality longer)."""
+    default_load: ClassVar[Literal["at_start", "on_demand"]] = "at_start"
+    """When the config sets none: load at start, or on the first message."""
+    default_idle_unload_s: ClassVar[float | None] = None
+    """Idle timeout when the config sets none (None: ``elastic.idle_unload_s``)."""
     max_busy_s: ClassVar[float] = 60.0
     """Longest one message may keep the owner thread before the worker counts as stuck."""
 

@@ -229,6 +229,8 @@ class Publisher:
         )
         if count is not None:
             doc["count"] = count
+        if exc.retry_after_s is not None:
+            doc["retry_after_s"] = round(exc.retry_after_s, 1)
         corr = job.message.correlation_data
         ok = self.publish_doc(self.topics.errors, doc, corr=corr)
         if job.reply_to and count is None:

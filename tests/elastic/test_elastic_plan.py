@@ -26,7 +26,7 @@ def test_plan_names_the_variant_and_the_reason_at_a_given_budget() -> None:
     out = plan([faces()], ElasticSettings(), budget="50MiB")
     first, family = out.splitlines()[:2]
     assert "budget 50.0 MiB (--budget 50MiB)" in first
-    assert family.startswith("faces: mid - fits")
+    assert family.startswith("faces (priority 0): mid - fits")
 
 
 def test_plan_marks_the_choice_and_shortfalls() -> None:
@@ -37,7 +37,7 @@ def test_plan_marks_the_choice_and_shortfalls() -> None:
 
 def test_plan_says_when_nothing_fits() -> None:
     out = plan([faces()], ElasticSettings(), budget="5M")
-    assert "faces: nothing - over_budget" in out
+    assert "faces (priority 0): not loaded - over_budget" in out
 
 
 def test_plan_from_a_snapshot_explains_the_budget() -> None:
@@ -49,7 +49,7 @@ def test_plan_from_a_snapshot_explains_the_budget() -> None:
     out = plan([faces()], settings, snapshot=snap)
     assert "cgroup v2 limit 200.0 MiB" in out
     assert "no PSI" in out
-    assert out.splitlines()[1].startswith("faces: mid")  # 50 MiB headroom
+    assert out.splitlines()[1].startswith("faces (priority 0): mid")  # 50 MiB headroom
 
 
 def test_plan_under_pressure_still_loads_from_nothing_only_when_calm() -> None:
@@ -94,4 +94,40 @@ def test_plan_keeps_the_cgroup_reserve_free() -> None:
     )
     settings = ElasticSettings(reserve_bytes="64MiB", cgroup_reserve_bytes="24MiB")
     out = plan([faces()], settings, snapshot=snap)
-    assert out.splitlines()[1].startswith("faces: small")  # 50 - 24 = 26 MiB < mid's 30
+    # 50 - 24 = 26 MiB < mid's 30
+    assert out.splitlines()[1].startswith("faces (priority 0): small")
+
+
+def test_plan_for_a_board_uses_its_assumed_budget() -> None:
+    from edge_agent.config.models import AgentSettings
+    from edge_agent.planning import BOARDS, plan_text
+
+    out = plan_text(AgentSettings(), profile="pi-zero-2w")
+    first = out.splitlines()[0]
+    assert "224.0 MiB" in first
+    assert "Raspberry Pi Zero 2 W" in first
+    assert BOARDS["pi5-8gb"].budget_bytes > BOARDS["pi4-2gb"].budget_bytes > (
+        BOARDS["pi-zero-2w"].budget_bytes
+    )
+
+
+def test_plan_says_what_would_come_back_first() -> None:
+    from edge_agent.elastic.decision import FamilyConfig
+
+    # 45 MiB: faces (higher) runs mid; text (lower) gets the 15 MiB left: nothing.
+    fams = {"faces": FamilyConfig(priority=80), "text": FamilyConfig(priority=70)}
+    text = FamilyProfile(
+        "text", (VariantOption("t-small", 20 * MiB, 2.0, 0.6),), quality_first="t-small"
+    )
+    profiles = [faces(), text]
+    out = plan(profiles, ElasticSettings(), budget="45MiB", families=fams)
+    assert "faces (priority 80): mid" in out
+    assert "text (priority 70): not loaded" in out
+    # text needs 5 MiB more, faces' big 35 MiB more: text comes back first.
+    assert out.rstrip().splitlines()[-1] == (
+        "if memory grew: text t-small comes first (5.0 MiB more)"
+    )
+    # And it would: at 50 MiB, text loads while faces still runs mid.
+    wider = plan(profiles, ElasticSettings(), budget="50MiB", families=fams)
+    assert "text (priority 70): t-small" in wider
+    assert "faces (priority 80): mid" in wider

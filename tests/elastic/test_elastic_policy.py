@@ -274,3 +274,75 @@ def test_transient_fit_is_false_when_free_memory_cannot_hold_both() -> None:
     policy = SizingPolicy(settings(hold_s=0.0))
     (d,) = policy.decide(inputs, PolicyState()).decisions
     assert (d.to_variant, d.transient_fits) == ("big", False)
+
+
+def test_lower_priority_is_unloaded_before_a_higher_one_loses_quality() -> None:
+    # The same budget as test_later_families_keep_a_seat, but text ranks lower.
+    (d_faces, d_text), _ = once(SizingPolicy(settings()), 95 * MiB,
+                                FamilyInput(faces(), priority=80), FamilyInput(text(), priority=70))
+    assert (d_faces.to_variant, d_text.to_variant) == ("big", None)
+    assert d_text.reason is R.OVER_BUDGET
+
+
+def test_priority_decides_the_order_not_the_config() -> None:
+    # text listed first but ranked higher than faces... and decisions stay in input order.
+    (d_text, d_faces), _ = once(SizingPolicy(settings()), 95 * MiB,
+                                FamilyInput(text(), priority=90), FamilyInput(faces(), priority=10))
+    assert (d_text.family, d_faces.family) == ("text", "faces")
+    assert (d_text.to_variant, d_faces.to_variant) == ("t-big", "mid")
+
+
+def test_lower_priority_steps_down_first_under_a_shrinking_budget() -> None:
+    policy = SizingPolicy(settings())
+    fams = (FamilyInput(faces(), current="big", priority=80),
+            FamilyInput(text(), current="t-big", priority=70))
+    (d_faces, d_text), _ = once(policy, 120 * MiB, *fams)
+    assert (d_faces.to_variant, d_text.to_variant) == ("big", "t-small")
+
+
+def test_on_demand_family_is_not_loaded_before_its_first_message() -> None:
+    policy = SizingPolicy(settings(idle_unload_s=600.0))
+    (d,), _ = once(policy, 500 * MiB, FamilyInput(text(), on_demand=True, last_activity=None))
+    assert (d.to_variant, d.reason) == (None, R.ON_DEMAND)
+    (d,), _ = once(policy, 500 * MiB, FamilyInput(text(), on_demand=True, last_activity=1.0),
+                   now=2.0)
+    assert (d.to_variant, d.reason) == ("t-big", R.FITS)
+
+
+def test_a_family_idle_timeout_overrides_the_settings() -> None:
+    policy = SizingPolicy(settings(idle_unload_s=600.0))
+    fam = FamilyInput(text(), current="t-big", last_activity=0.0, idle_unload_s=30.0)
+    (d,), _ = once(policy, 500 * MiB, fam, now=31.0)
+    assert (d.to_variant, d.reason) == (None, R.IDLE)
+    never = FamilyInput(text(), current="t-big", last_activity=0.0, idle_unload_s=None)
+    (d,), _ = once(policy, 500 * MiB, never, now=10_000.0)
+    assert d.to_variant == "t-big"
+
+
+def _peaky() -> FamilyProfile:
+    return FamilyProfile(
+        "gen",
+        (VariantOption("small", 100 * MiB, 10.0, 0.5, peak_bytes=150 * MiB),
+         VariantOption("big", 300 * MiB, 20.0, 0.8, peak_bytes=900 * MiB)),
+        quality_first="big",
+    )
+
+
+def test_a_variant_loads_only_where_its_peak_fits() -> None:
+    # big needs 300 MiB to run but 900 MiB while loading: with 500 MiB, small it is.
+    (d,), _ = once(SizingPolicy(settings()), 500 * MiB, FamilyInput(_peaky()))
+    assert d.to_variant == "small"
+    (d,), _ = once(SizingPolicy(settings()), 950 * MiB, FamilyInput(_peaky()))
+    assert d.to_variant == "big"
+
+
+def test_a_loaded_variant_stays_while_its_need_fits_even_if_its_peak_would_not() -> None:
+    (d,), _ = once(SizingPolicy(settings()), 500 * MiB, FamilyInput(_peaky(), current="big"))
+    assert (d.to_variant, d.reason) == ("big", R.FITS)
+
+
+def test_transient_fit_counts_the_load_peak() -> None:
+    fam = FamilyInput(_peaky(), current="small")
+    (d,), _ = once(SizingPolicy(settings(hold_s=0.0)), 2000 * MiB, fam)
+    assert d.to_variant == "big"
+    assert d.transient_fits  # 1900 MiB free holds the 900 MiB peak beside small

@@ -210,3 +210,93 @@ def test_pinned_never_changes(
         assert d.to_variant in {pin, None}
         fits = profile.variant(pin).need_bytes <= tick.budget
         assert (d.to_variant == pin) or not fits or d.reason is R.HOLD
+
+
+@st.composite
+def ranked(draw: st.DrawFn) -> list[tuple[FamilyProfile, int]]:
+    """Two or three families with distinct priorities."""
+    n = draw(st.integers(min_value=2, max_value=3))
+    prios = draw(st.lists(st.integers(0, 100), min_size=n, max_size=n, unique=True))
+    fams = []
+    for i in range(n):
+        p = draw(profiles())
+        fams.append((FamilyProfile(f"f{i}", p.variants, p.quality_first, p.quality_floor),
+                     prios[i]))
+    return fams
+
+
+def _fresh(policy: SizingPolicy, fams: list[tuple[FamilyProfile, int]],
+           budget: int) -> dict[str, str | None]:
+    inputs = PolicyInputs(0.0, budget, tuple(FamilyInput(p, priority=r) for p, r in fams))
+    return {d.family: d.to_variant for d in policy.decide(inputs, PolicyState()).decisions}
+
+
+@settings(max_examples=300, deadline=None)
+@given(ranked(), st.integers(min_value=0, max_value=800),
+       st.sampled_from(["quality-first", "performance-first"]))
+def test_higher_priority_never_loses_quality_while_a_lower_one_is_loaded(
+    fams: list[tuple[FamilyProfile, int]], budget_mib: int, mode: str
+) -> None:
+    policy = SizingPolicy(ElasticSettings(mode=mode, idle_unload_s=None))
+    budget = budget_mib * MiB
+    chosen = _fresh(policy, fams, budget)
+    for high, rank in fams:
+        lower_loaded = any(chosen[p.family] is not None for p, r in fams if r < rank)
+        if not lower_loaded:
+            continue
+        # What it would get with only the families above it competing.
+        above = [(p, r) for p, r in fams if r >= rank]
+        assert chosen[high.family] == _fresh(policy, above, budget)[high.family]
+
+
+@settings(max_examples=300, deadline=None)
+@given(ranked(), st.lists(st.integers(min_value=0, max_value=800), min_size=2, max_size=12))
+def test_a_falling_budget_unloads_in_priority_order(
+    fams: list[tuple[FamilyProfile, int]], budgets: list[int]
+) -> None:
+    policy = SizingPolicy(ElasticSettings(mode="quality-first", idle_unload_s=None))
+    for budget_mib in sorted(budgets, reverse=True):
+        chosen = _fresh(policy, fams, budget_mib * MiB)
+        for high, rank in fams:
+            for low, r in fams:
+                if r < rank and chosen[low.family] is not None and chosen[high.family] is None:
+                    # The higher one is out only because even its smallest does not fit
+                    # what the families above it left (the lower one uses what is left).
+                    above = sum(
+                        p.variant(v).need_bytes
+                        for p, q in fams
+                        if q > rank and (v := chosen[p.family]) is not None
+                    )
+                    smallest = min(v.load_bytes for v in policy.ladder_for(high, FamilyState()))
+                    assert smallest > budget_mib * MiB - above
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    ranked(),
+    st.tuples(st.integers(min_value=1, max_value=600), st.integers(min_value=1, max_value=20)),
+    st.lists(st.floats(min_value=0.0, max_value=0.999), min_size=2, max_size=40),
+)
+def test_a_wobbling_budget_does_not_flap_with_priorities(
+    fams: list[tuple[FamilyProfile, int]], low_margin: tuple[int, int], wobble: list[float]
+) -> None:
+    low_mib, margin_mib = low_margin
+    cfg = ElasticSettings(mode="quality-first", hold_s=30.0, step_up_margin=0.0,
+                          step_up_margin_bytes=margin_mib * MiB, idle_unload_s=None)
+    policy = SizingPolicy(cfg)
+    current: dict[str, str | None] = {p.family: None for p, _ in fams}
+    state = PolicyState()
+    now = 0.0
+    steps_up = 0
+    for w in wobble:
+        now += 5.0
+        inputs_f = tuple(FamilyInput(p, current=current[p.family], priority=r) for p, r in fams)
+        held = sum(f.held for f in inputs_f)
+        budget = low_mib * MiB + int(w * margin_mib * MiB)
+        result = policy.decide(PolicyInputs(now, budget - held, inputs_f), state)
+        state = result.state
+        for d in result.decisions:
+            steps_up += d.reason is R.STEP_UP
+            current[d.family] = d.to_variant
+    # A budget that never rises by more than the margin never brings a family back up.
+    assert steps_up == 0

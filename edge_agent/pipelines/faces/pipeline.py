@@ -192,6 +192,7 @@ class FacesPipeline(Pipeline):
 
     kind: ClassVar[str] = "faces"
     modality: ClassVar[Modality] = "image"
+    default_priority: ClassVar[int] = 80
     options_model: ClassVar[type[BaseModel]] = FacesOptions
     staged: ClassVar[bool] = True
 

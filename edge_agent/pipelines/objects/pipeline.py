@@ -95,6 +95,7 @@ class ObjectsPipeline(Pipeline):
 
     kind: ClassVar[str] = "objects"
     modality: ClassVar[Modality] = "image"
+    default_priority: ClassVar[int] = 80
     staged: ClassVar[bool] = True
     sensor_affinity: ClassVar[bool] = True
     options_model: ClassVar[type[BaseModel]] = ObjectsOptions

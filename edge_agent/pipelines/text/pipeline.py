@@ -189,6 +189,7 @@ class TextPipeline(Pipeline):
 
     kind: ClassVar[str] = "text"
     modality: ClassVar[Modality] = "text"
+    default_priority: ClassVar[int] = 70
     options_model: ClassVar[type[BaseModel]] = TextOptions
     route_options_model: ClassVar[type[BaseModel]] = TextRouteOptions
 

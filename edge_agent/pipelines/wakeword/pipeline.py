@@ -60,6 +60,7 @@ class WakewordPipeline(Pipeline):
 
     kind: ClassVar[str] = "wakeword"
     modality: ClassVar[Literal["audio"]] = "audio"
+    default_priority: ClassVar[int] = 90
     audio_rate: ClassVar[int | None] = SAMPLE_RATE
     streaming: ClassVar[bool] = True
     options_model: ClassVar[type[BaseModel]] = WakewordOptions
