@@ -279,10 +279,15 @@ class SizingController:
             if self._on_decisions is not None:
                 self._on_decisions(result.decisions)
             changes = [d for d in result.decisions if d.changed]
-            changes.sort(key=lambda d: not d.releases_memory)  # stable: frees first, then loads
+            # Frees first (lowest priority first), then loads (highest priority first).
+            changes.sort(key=self._apply_order)
             for d in changes:
                 self._apply_one(d)
             return result.decisions
+
+    def _apply_order(self, d: Decision) -> tuple[bool, int]:
+        priority = self._families[d.family].priority
+        return (not d.releases_memory, priority if d.releases_memory else -priority)
 
     def _family_input(self, profile: FamilyProfile) -> FamilyInput:
         name = profile.family

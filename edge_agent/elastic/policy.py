@@ -13,6 +13,9 @@ Rules, in the order they are applied to each tick:
    steps down first and is unloaded when even its smallest variant does not fit,
    before a higher-priority family loses quality. Families of equal priority keep
    a seat each, so they all run before any of them gets its best.
+   Memory that returns goes the same way: in one check the higher families
+   choose first (and are loaded first), so they come back first; a lower one
+   comes back earlier only with memory a higher one cannot use.
 4. A variant that is not loaded yet must fit with its **load peak** (runtimes
    that unpack weights peak above what they keep); a loaded one only its need.
 5. Each family walks its **ladder** (best first) for its mode:

@@ -233,3 +233,32 @@ def test_a_failing_probe_does_not_end_the_loop() -> None:
         assert ctl.join(timeout=5)
     assert len(calls) >= 2
     assert any(e["event"] == "sizing_check_failed" for e in logs)
+
+
+def test_loads_go_highest_priority_first_and_frees_lowest_first() -> None:
+    from edge_agent.elastic.decision import FamilyConfig
+    from edge_agent.elastic.settings import ElasticSettings
+
+    applied: list[tuple[str, str | None]] = []
+    small = [FamilyProfile(n, (VariantOption("v", 10 * MiB, 1.0, 0.5),), quality_first="v")
+             for n in ("low", "mid", "high")]
+
+    class Probe:
+        def __init__(self, free: int) -> None:
+            self.free = free
+
+        def read(self) -> MemorySnapshot:
+            return MemorySnapshot(mem_total=1 << 40, mem_available=self.free)
+
+    probe = Probe(1000 * MiB)
+    controller = SizingController(
+        probe, SizingPolicy(ElasticSettings(reserve_bytes=0, hold_s=0.0, idle_unload_s=None)),
+        small, lambda family, to, d: applied.append((family, to)), threading.Event(),
+        families={"low": FamilyConfig(10), "mid": FamilyConfig(50), "high": FamilyConfig(90)},
+    )
+    controller.tick()
+    assert applied == [("high", "v"), ("mid", "v"), ("low", "v")]
+    applied.clear()
+    probe.free = -1000 * MiB  # everything must go
+    controller.tick()
+    assert applied == [("low", None), ("mid", None), ("high", None)]

@@ -346,3 +346,4 @@ def test_transient_fit_counts_the_load_peak() -> None:
     (d,), _ = once(SizingPolicy(settings(hold_s=0.0)), 2000 * MiB, fam)
     assert d.to_variant == "big"
     assert d.transient_fits  # 1900 MiB free holds the 900 MiB peak beside small
+
