@@ -30,6 +30,7 @@ from pydantic import BaseModel
 
 from edge_agent.errors import ModelError, PayloadError, Reason
 from edge_agent.pipelines.base import AudioSample, Pipeline, RequestContext, Sample
+from edge_agent.pipelines.stream_rules import reset_reason, stream_mark
 from edge_agent.pipelines.wakeword.bundle import load_bundle
 from edge_agent.pipelines.wakeword.options import (
     WakewordOptions,
@@ -218,10 +219,8 @@ class WakewordPipeline(Pipeline):
 
     def _stream(self, ctx: RequestContext, route: WakewordRouteOptions) -> StreamState:
         key = (ctx.route, ctx.sensor)
-        props = ctx.user_properties
-        stream_id = props.get("stream")
-        seq_text = props.get("seq")
-        seq = int(seq_text) if seq_text is not None and seq_text.lstrip("-").isdigit() else None
+        mark = stream_mark(ctx.user_properties)
+        stream_id, seq = mark.stream_id, mark.seq
         now = self._clock()
         self._sweep(now)
         state = self._streams.get(key)
@@ -233,13 +232,14 @@ class WakewordPipeline(Pipeline):
                 old.close()
         else:
             self._streams.move_to_end(key)
-            why = None
-            if stream_id != state.stream_id:
-                why = "stream_changed"
-            elif seq is not None and state.last_seq is not None and seq != state.last_seq + 1:
-                why = "seq_gap"
-            elif now - state.last_seen > self._opts.idle_reset_s:
-                why = "idle"
+            why = reset_reason(
+                mark,
+                stream_id=state.stream_id,
+                last_seq=state.last_seq,
+                last_seen=state.last_seen,
+                now=now,
+                idle_s=self._opts.idle_reset_s,
+            )
             if why is not None:
                 log.info(
                     "wakeword_stream_reset",
