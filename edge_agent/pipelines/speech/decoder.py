@@ -176,6 +176,29 @@ def compression_ratio(text: str) -> float:
     return len(raw) / len(zlib.compress(raw)) if raw else 0.0
 
 
+def _has_sound(audio: npt.NDArray[np.float32], floor_dbfs: float) -> bool:
+    """Whether any 10 ms hop of ``audio`` is louder than ``floor_dbfs`` (RMS)."""
+    usable = audio[: audio.size - audio.size % HOP].astype(np.float64)
+    if usable.size == 0:
+        return False
+    power = np.mean(usable.reshape(-1, HOP) ** 2, axis=1)
+    return bool(power.max() >= 10.0 ** (floor_dbfs / 10.0))
+
+
+def _silent(audio: npt.NDArray[np.float32], multilingual: bool, language: str | None) -> Transcript:
+    return Transcript(
+        text="",
+        language=(language or "en") if multilingual else "en",
+        language_probability=1.0 if not multilingual or language else 0.0,
+        segments=(),
+        avg_logprob=0.0,
+        no_speech_prob=1.0,
+        duration_s=audio.size / SAMPLE_RATE,
+        windows=0,
+        fallbacks=0,
+    )
+
+
 class Transcriber:
     """Turns 16 kHz audio into a :class:`Transcript` with one loaded Whisper model.
 
@@ -246,13 +269,19 @@ class Transcriber:
 
     def _decode_window(self, encoded: Any, prompt: list[int]) -> _Decoded:
         decoded = self._generate(encoded, prompt, 0.0)
-        if not self.options.temperature_fallback:
+        if not self.options.temperature_fallback or not self._needs_fallback(decoded):
             return decoded
+        tries = [decoded]
         for temperature in _FALLBACK_TEMPERATURES:
-            if not self._needs_fallback(decoded):
-                break
             decoded = self._generate(encoded, prompt, temperature)
-        return decoded
+            if not self._needs_fallback(decoded):
+                return decoded
+            tries.append(decoded)
+        # nothing passed: the most probable attempt that is not a repetition loop
+        # (sampling at T = 1.0 alone would often be worse than the greedy result)
+        ratio = self.options.compression_ratio_threshold
+        plain = [d for d in tries if compression_ratio(d.text) <= ratio] or tries
+        return max(plain, key=lambda d: d.avg_logprob)
 
     def _segments(
         self, d: _Decoded, offset_s: float, window_end_s: float
@@ -323,6 +352,10 @@ class Transcriber:
             CancelledError: ``cancelled()`` turned true.
             ModelError: The configured language is not in the model.
         """
+        if not _has_sound(audio, self.options.vad_energy_floor_dbfs):
+            # Whisper "hears" words in digital silence ("you", "Thank you."): no sound,
+            # nothing to decode
+            return _silent(audio, self.backend.is_multilingual, self.options.language)
         mel = LogMel(audio, n_mels=self.backend.n_mels)
         content = mel.content_frames
         seek = 0

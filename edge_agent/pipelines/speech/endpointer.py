@@ -33,7 +33,7 @@ __all__ = ["HOP_BYTES", "HOP_SAMPLES", "EndReason", "Endpointer", "Utterance"]
 SAMPLE_RATE = 16000
 HOP_SAMPLES = 160
 HOP_BYTES = HOP_SAMPLES * 2
-_WARMUP_HOPS = 100  # the VAD answers -1 for ~76 hops; the ring keeps them beside the pre-roll
+_LAG_HOPS = 100  # ring room for the VAD's lag (and its -1 warm-up) beside the pre-roll
 
 EndReason = Literal["silence", "max_length", "stream_end"]
 
@@ -115,7 +115,7 @@ class Endpointer:
         self._max = max(HOP_SAMPLES, max_samples - max_samples % HOP_SAMPLES)
         self._preroll = preroll_hops
         self._clock = clock
-        self._ring: deque[bytes] = deque(maxlen=preroll_hops + _WARMUP_HOPS + self._start_hops)
+        self._ring: deque[bytes] = deque(maxlen=preroll_hops + _LAG_HOPS + self._start_hops)
         self._buffer: npt.NDArray[np.int16] | None = None
         self._pending = b""
         self._hops = 0
@@ -199,10 +199,10 @@ class Endpointer:
             return None
         return Utterance(pcm, start_s, speech_end_s, reason, speech_end_at)
 
-    def _idle_hop(self, hop: bytes, speech: bool, known_silence: bool) -> None:
+    def _idle_hop(self, hop: bytes, speech: bool, quiet: bool) -> None:
         index = self._hops
         self._ring.append(hop)
-        if known_silence:
+        if quiet:
             self._run_start = None
             self._speech_run = 0
             return
@@ -258,12 +258,13 @@ class Endpointer:
             hop = buf[idx : idx + HOP_BYTES]
             idx += HOP_BYTES
             prob = self.voice.probability(hop)
-            known_silence = prob is not None and 0.0 <= prob < self._threshold
-            known_silence = known_silence or prob is None
+            # only hops below the energy floor are surely silence: the VAD says "speech"
+            # 150-400 ms into a word, so the utterance starts from the loud run's start
+            quiet = prob is None
             speech = prob is not None and prob >= self._threshold
             buffer = self._buffer
             if buffer is None:
-                self._idle_hop(hop, speech, known_silence)
+                self._idle_hop(hop, speech, quiet)
             else:
                 # inside an utterance the VAD is warm: only real speech counts
                 ended = self._utterance_hop(buffer, hop, speech)

@@ -53,6 +53,7 @@ from edge_agent.pipelines.speech.streams import Heard, SpeechStream, StreamTable
 from edge_agent.pipelines.stream_rules import stream_mark
 from edge_agent.pipelines.wakeword.stream import Detection, WakeWordSpec
 from edge_agent.pipelines.wakeword.vad import VoiceDetector
+from edge_agent.runtime.backend import import_runtime
 from edge_agent.runtime.ctranslate2 import WhisperBackend
 
 __all__ = ["SpeechOptions", "SpeechPackageSettings", "SpeechPipeline", "SpeechRouteOptions"]
@@ -128,6 +129,7 @@ class SpeechPipeline(Pipeline):
             MissingExtraError: The ``speech`` extra is not installed.
             ModelError: The variant cannot be loaded (the previous one keeps serving).
         """
+        import_runtime("ctranslate2", extra="speech", family=self.package.family)
         why = self.package.unavailable_reason(variant_id)
         if why is not None:
             raise ModelError(why, family=self.package.family, variant=variant_id)
@@ -145,6 +147,7 @@ class SpeechPipeline(Pipeline):
         if self._backend is not None:
             self._backend.close()
         self._backend, self._transcriber, self._variant = backend, transcriber, variant_id
+        self._streams.touch()  # the load's seconds are ours, not the sensors' silence
         log.info(
             "speech_loaded",
             family=self.package.family,
