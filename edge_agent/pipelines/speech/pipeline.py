@@ -31,7 +31,8 @@ a log line (logs carry lengths, counts and timings).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -83,11 +84,27 @@ class SpeechPipeline(Pipeline):
         self._variant: str | None = None
         self._backend: WhisperBackend | None = None
         self._transcriber: Transcriber | None = None
+        # Idle time is the sensors' silence, not our work: while we transcribe or load
+        # a model, chunks wait in the inbox. The streams' clock leaves out that work.
+        self._busy_s = 0.0
         self._streams = StreamTable(
-            max_streams=self._opts.max_streams, idle_s=self._opts.idle_reset_s, clock=clock
+            max_streams=self._opts.max_streams,
+            idle_s=self._opts.idle_reset_s,
+            clock=self._idle_clock,
         )
         self._wake_specs: dict[str, WakeWordSpec] | None = None
         self._cancelled = False
+
+    def _idle_clock(self) -> float:
+        return self._clock() - self._busy_s
+
+    @contextmanager
+    def _busy(self) -> Iterator[None]:
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            self._busy_s += time.monotonic() - start
 
     @property
     def active_variant(self) -> str | None:
@@ -133,6 +150,10 @@ class SpeechPipeline(Pipeline):
         why = self.package.unavailable_reason(variant_id)
         if why is not None:
             raise ModelError(why, family=self.package.family, variant=variant_id)
+        with self._busy():
+            self._load(variant_id)
+
+    def _load(self, variant_id: str) -> None:
         backend = self._open(variant_id)
         try:
             files = model_files(self.package, variant_id, self.cache_dir, join=False)
@@ -147,7 +168,6 @@ class SpeechPipeline(Pipeline):
         if self._backend is not None:
             self._backend.close()
         self._backend, self._transcriber, self._variant = backend, transcriber, variant_id
-        self._streams.touch()  # the load's seconds are ours, not the sensors' silence
         log.info(
             "speech_loaded",
             family=self.package.family,
@@ -239,7 +259,7 @@ class SpeechPipeline(Pipeline):
         return SpeechStream(endpointer, wake=wake, listen_s=route.listen_s, stream_id=stream_id)
 
     def _stream(self, ctx: RequestContext, route: SpeechRouteOptions) -> SpeechStream:
-        dropped = self._streams.sweep(self._clock())
+        dropped = self._streams.sweep(self._idle_clock())
         if dropped:
             log.info("speech_streams_dropped", count=dropped, kept=len(self._streams))
         key = (ctx.route, ctx.sensor)
@@ -296,9 +316,6 @@ class SpeechPipeline(Pipeline):
             result = self._heard(item, state, ctx)
             if result is not None:
                 results.append(result)
-        # idle is the sensor's silence, not ours: a long transcription must not make
-        # the chunks queued behind it look like a stream that went quiet
-        state.last_seen = self._clock()
         return results
 
     def _transcribe(self, audio: npt.NDArray[np.float32], ctx: RequestContext) -> Transcript:
@@ -306,7 +323,7 @@ class SpeechPipeline(Pipeline):
         if transcriber is None:
             raise ModelError("no variant loaded", family=self.package.family)
         self._cancelled = False
-        with ctx.timer.stage("infer"):
+        with ctx.timer.stage("infer"), self._busy():
             return transcriber.transcribe(audio, cancelled=lambda: self._cancelled)
 
     def _heard(

@@ -198,12 +198,6 @@ class StreamTable:
             stream.close()
         self._streams.clear()
 
-    def touch(self) -> None:
-        """Count every stream as seen now (after work of ours that kept chunks waiting)."""
-        now = self._clock()
-        for stream in self._streams.values():
-            stream.last_seen = now
-
     def sweep(self, now: float) -> int:
         """Drop streams idle past ``idle_s`` (at most once a second); how many went."""
         if now - self._last_sweep < 1.0:
