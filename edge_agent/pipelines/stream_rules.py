@@ -10,10 +10,29 @@ properties (MQTT 3.1.1) get only the idle rule.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
-__all__ = ["StreamMark", "reset_reason", "stream_mark"]
+__all__ = ["StreamMark", "StreamState", "StreamTable", "reset_reason", "stream_mark"]
+
+
+class StreamState(Protocol):
+    """What a family's per-stream state must offer the table."""
+
+    stream_id: str | None
+    last_seq: int | None
+    last_seen: float
+
+    def reset(self, stream_id: str | None) -> None:
+        """Start over as the stream ``stream_id``."""
+
+    def close(self) -> None:
+        """Release what the state holds (interpreters)."""
+
+
+S = TypeVar("S", bound=StreamState)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,3 +84,100 @@ def reset_reason(
     if now - last_seen > idle_s:
         return "idle"
     return None
+
+
+class StreamTable(Generic[S]):
+    """The live stream states by (route, sensor), bounded in number and idle time.
+
+    Args:
+        max_streams: Most streams kept; the least recently used is dropped.
+        idle_s: A stream idle this long starts over (and is dropped by :meth:`sweep`).
+        clock: Monotonic clock.
+    """
+
+    def __init__(self, *, max_streams: int, idle_s: float, clock: Callable[[], float]) -> None:
+        self.max_streams = max_streams
+        self.idle_s = idle_s
+        self._clock = clock
+        self._streams: OrderedDict[tuple[str, str], S] = OrderedDict()
+        self._last_sweep = 0.0
+
+    def __len__(self) -> int:
+        return len(self._streams)
+
+    def __iter__(self) -> Iterator[tuple[tuple[str, str], S]]:
+        return iter(list(self._streams.items()))
+
+    def __getitem__(self, key: tuple[str, str]) -> S:
+        return self._streams[key]
+
+    def get(self, key: tuple[str, str]) -> S | None:
+        """The stream of ``key`` if kept (no rules applied)."""
+        return self._streams.get(key)
+
+    def pop(self, key: tuple[str, str]) -> None:
+        """Drop one stream."""
+        stream = self._streams.pop(key, None)
+        if stream is not None:
+            stream.close()
+
+    def clear(self) -> None:
+        """Drop every stream."""
+        for stream in self._streams.values():
+            stream.close()
+        self._streams.clear()
+
+    def sweep(self, now: float) -> int:
+        """Drop streams idle past ``idle_s`` (at most once a second); how many went."""
+        if now - self._last_sweep < 1.0:
+            return 0
+        self._last_sweep = now
+        idle = [k for k, st in self._streams.items() if now - st.last_seen > self.idle_s]
+        for key in idle:
+            self.pop(key)
+        return len(idle)
+
+    def stream(
+        self,
+        key: tuple[str, str],
+        mark: StreamMark,
+        make: Callable[[str | None], S],
+        before_reset: Callable[[S, str], None] | None = None,
+    ) -> tuple[S, str | None]:
+        """The stream for a new chunk, after the stream rules.
+
+        Args:
+            key: (route, sensor).
+            mark: The chunk's ``stream``/``seq``.
+            make: Builds a new stream for a stream id.
+            before_reset: Called with the state and the reason before it starts over.
+
+        Returns:
+            The stream, and why it started over (None: it continues or is new).
+        """
+        now = self._clock()
+        state = self._streams.get(key)
+        why = None
+        if state is None:
+            state = make(mark.stream_id)
+            self._streams[key] = state
+            while len(self._streams) > self.max_streams:
+                _, old = self._streams.popitem(last=False)
+                old.close()
+        else:
+            self._streams.move_to_end(key)
+            why = reset_reason(
+                mark,
+                stream_id=state.stream_id,
+                last_seq=state.last_seq,
+                last_seen=state.last_seen,
+                now=now,
+                idle_s=self.idle_s,
+            )
+            if why is not None:
+                if before_reset is not None:
+                    before_reset(state, why)
+                state.reset(mark.stream_id)
+        state.last_seen = now
+        state.last_seq = mark.seq
+        return state, why

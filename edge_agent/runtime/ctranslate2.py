@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from edge_agent.errors import ModelError
 from edge_agent.runtime.backend import import_runtime
-from edge_agent.runtime.interpreter import file_sha256
+from edge_agent.runtime.interpreter import verify_file
 from edge_agent.runtime.page_cache import drop_page_cache
 
 __all__ = ["ComputeType", "WhisperBackend", "verify_files"]
@@ -53,21 +53,10 @@ def verify_files(
     Raises:
         ModelError: A file is missing or its digest differs.
     """
-    paths = []
-    for name, sha256 in files.items():
-        path = model_dir / name
-        if not path.is_file():
-            raise ModelError("model file not found", family=family, variant=variant, path=str(path))
-        actual = file_sha256(path)
-        if actual != sha256.lower():
-            raise ModelError(
-                f"sha256 mismatch: expected {sha256[:12]}…, got {actual[:12]}…",
-                family=family,
-                variant=variant,
-                path=str(path),
-            )
-        paths.append(path)
-    return paths
+    return [
+        verify_file(model_dir / name, sha256, family=family, variant=variant)
+        for name, sha256 in files.items()
+    ]
 
 
 class WhisperBackend:

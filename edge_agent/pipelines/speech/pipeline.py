@@ -50,8 +50,8 @@ from edge_agent.pipelines.speech.options import (
     SpeechPackageSettings,
     SpeechRouteOptions,
 )
-from edge_agent.pipelines.speech.streams import Heard, SpeechStream, StreamTable
-from edge_agent.pipelines.stream_rules import stream_mark
+from edge_agent.pipelines.speech.streams import Heard, SpeechStream
+from edge_agent.pipelines.stream_rules import StreamTable, stream_mark
 from edge_agent.pipelines.wakeword.stream import Detection, WakeWordSpec
 from edge_agent.pipelines.wakeword.vad import VoiceDetector
 from edge_agent.runtime.backend import import_runtime
@@ -87,7 +87,7 @@ class SpeechPipeline(Pipeline):
         # Idle time is the sensors' silence, not our work: while we transcribe or load
         # a model, chunks wait in the inbox. The streams' clock leaves out that work.
         self._busy_s = 0.0
-        self._streams = StreamTable(
+        self._streams: StreamTable[SpeechStream] = StreamTable(
             max_streams=self._opts.max_streams,
             idle_s=self._opts.idle_reset_s,
             clock=self._idle_clock,

@@ -17,21 +17,18 @@ pipeline reopens the window with :meth:`SpeechStream.keep_listening`. A window
 in which no utterance started times out (``Heard.timed_out``). Utterances
 outside a window are dropped without being transcribed.
 
-:class:`StreamTable` keeps at most ``max_streams`` streams (least recently
-used is dropped) and drops those idle past ``idle_s``; both bound memory.
+The pipeline keeps them in a :class:`~edge_agent.pipelines.stream_rules.StreamTable`
+(at most ``max_streams``, idle ones dropped): both bound memory.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from edge_agent.pipelines.speech.endpointer import SAMPLE_RATE, Endpointer, Utterance
-from edge_agent.pipelines.stream_rules import StreamMark, reset_reason
 from edge_agent.pipelines.wakeword.stream import Detection, StreamState
 
-__all__ = ["Heard", "SpeechStream", "StreamTable"]
+__all__ = ["Heard", "SpeechStream"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,93 +155,3 @@ class SpeechStream:
         if utt is not None:
             self._listened([utt], out)
         return out
-
-
-class StreamTable:
-    """The live streams by (route, sensor), bounded in number and idle time.
-
-    Args:
-        max_streams: Most streams kept; the least recently used is dropped.
-        idle_s: A stream idle this long starts over (and is dropped by :meth:`sweep`).
-        clock: Monotonic clock.
-    """
-
-    def __init__(self, *, max_streams: int, idle_s: float, clock: Callable[[], float]) -> None:
-        self.max_streams = max_streams
-        self.idle_s = idle_s
-        self._clock = clock
-        self._streams: OrderedDict[tuple[str, str], SpeechStream] = OrderedDict()
-        self._last_sweep = 0.0
-
-    def __len__(self) -> int:
-        return len(self._streams)
-
-    def __iter__(self) -> Iterator[tuple[tuple[str, str], SpeechStream]]:
-        return iter(list(self._streams.items()))
-
-    def get(self, key: tuple[str, str]) -> SpeechStream | None:
-        """The stream of ``key`` if kept (no rules applied)."""
-        return self._streams.get(key)
-
-    def pop(self, key: tuple[str, str]) -> None:
-        """Drop one stream."""
-        stream = self._streams.pop(key, None)
-        if stream is not None:
-            stream.close()
-
-    def clear(self) -> None:
-        """Drop every stream."""
-        for stream in self._streams.values():
-            stream.close()
-        self._streams.clear()
-
-    def sweep(self, now: float) -> int:
-        """Drop streams idle past ``idle_s`` (at most once a second); how many went."""
-        if now - self._last_sweep < 1.0:
-            return 0
-        self._last_sweep = now
-        idle = [k for k, st in self._streams.items() if now - st.last_seen > self.idle_s]
-        for key in idle:
-            self.pop(key)
-        return len(idle)
-
-    def stream(
-        self,
-        key: tuple[str, str],
-        mark: StreamMark,
-        make: Callable[[str | None], SpeechStream],
-    ) -> tuple[SpeechStream, str | None]:
-        """The stream for a new chunk, after the stream rules.
-
-        Args:
-            key: (route, sensor).
-            mark: The chunk's ``stream``/``seq``.
-            make: Builds a new stream for a stream id.
-
-        Returns:
-            The stream, and why it started over (None: it continues or is new).
-        """
-        now = self._clock()
-        state = self._streams.get(key)
-        why = None
-        if state is None:
-            state = make(mark.stream_id)
-            self._streams[key] = state
-            while len(self._streams) > self.max_streams:
-                _, old = self._streams.popitem(last=False)
-                old.close()
-        else:
-            self._streams.move_to_end(key)
-            why = reset_reason(
-                mark,
-                stream_id=state.stream_id,
-                last_seq=state.last_seq,
-                last_seen=state.last_seen,
-                now=now,
-                idle_s=self.idle_s,
-            )
-            if why is not None:
-                state.reset(mark.stream_id)
-        state.last_seen = now
-        state.last_seq = mark.seq
-        return state, why
