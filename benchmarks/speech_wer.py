@@ -3,7 +3,7 @@
 Usage (repo root, the ``speech`` extra installed)::
 
     nice -n 10 python benchmarks/speech_wer.py --variant tiny-en [--voices held_out]
-        [--threads 2] [--window-s 30] [--beam-size 1] [--write-manifest]
+        [--threads 2] [--min-window-s 10] [--beam-size 1] [--write-manifest]
 
 Speaks every sentence of ``models/speech/eval/sentences.txt`` with
 ``--per-sentence`` (1) voices of ``models/speech/eval/voices.toml`` (``held_out`` by
@@ -69,7 +69,7 @@ def main() -> int:
     parser.add_argument("--variant", default="tiny-en")
     parser.add_argument("--voices", choices=["held_out", "dev", "all"], default="held_out")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--window-s", type=float, default=30.0)
+    parser.add_argument("--min-window-s", type=float, default=10.0)
     parser.add_argument("--beam-size", type=int, default=1)
     parser.add_argument("--limit", type=int, default=0, help="first N sentences only")
     parser.add_argument(
@@ -87,13 +87,8 @@ def main() -> int:
     from edge_agent.pipelines.speech.wer import WerCount, edit_distance, normalize
 
     texts = sentences()[: args.limit or None]
-    max_utt = min(15.0, args.window_s)
     pipe = pipeline(
-        args.variant,
-        args.threads,
-        window_s=args.window_s,
-        beam_size=args.beam_size,
-        max_utterance_s=max_utt,
+        args.variant, args.threads, min_window_s=args.min_window_s, beam_size=args.beam_size
     )
     transcriber = pipe._transcriber
     per_voice: dict[str, WerCount] = {}
@@ -132,7 +127,7 @@ def main() -> int:
         "voices_per_sentence": per,
         "clips": clips,
         "threads": args.threads,
-        "window_s": args.window_s,
+        "min_window_s": args.min_window_s,
         "beam_size": args.beam_size,
         "wer": round(total.wer, 4),
         "errors": total.errors,
@@ -143,7 +138,7 @@ def main() -> int:
     }
     print(json.dumps(out, indent=2))
     if args.write_manifest:
-        defaults = (args.window_s, args.beam_size, args.per_sentence) == (30.0, 1, 1)
+        defaults = (args.min_window_s, args.beam_size, args.per_sentence) == (10.0, 1, 1)
         if args.voices != "held_out" or args.limit or not defaults:
             raise SystemExit("quality is measured on all sentences, held-out voices, defaults")
         from speech_manifest import update_variant

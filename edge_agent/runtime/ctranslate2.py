@@ -169,6 +169,10 @@ class WhisperBackend:
         results: list[Any] = self._model.generate(encoded, [list(p) for p in prompts], **options)
         return results
 
+    def seed(self, value: int) -> None:
+        """Seed CTranslate2's sampler (process-wide), for reproducible sampling."""
+        self._ct2.set_random_seed(value)
+
     def close(self) -> None:
         """Free the model's buffers and drop its files' cached pages."""
         self._model = None

@@ -13,6 +13,12 @@ rising temperatures (0.2 ... 1.0), unless the window is silence (no-speech
 probability above ``no_speech_threshold`` and log-probability below the
 threshold), which gives no text.
 
+Windows: Whisper pads every window to 30 s. Here a recording shorter than that
+gets a window of its own length plus 1 s (whole seconds), never shorter than
+``min_window_s`` (10 s by default): the encoder's cost falls with its window,
+and on the eval the WER fell too (model card). Sampling is seeded per
+temperature, so the same audio always gives the same transcript.
+
 Seeking: when a window's last segment is cut by the window end (the tokens end
 in a timestamp *pair*), the next window starts at that last timestamp, so a
 sentence is never split between two windows; otherwise the next window starts
@@ -25,6 +31,7 @@ divided by their count without it).
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -35,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge_agent.errors import CancelledError, ModelError
-from edge_agent.pipelines.speech.features import HOP, SAMPLE_RATE, LogMel
+from edge_agent.pipelines.speech.features import HOP, N_FRAMES, SAMPLE_RATE, LogMel
 from edge_agent.pipelines.speech.options import SpeechOptions
 from edge_agent.runtime.ctranslate2 import WhisperBackend
 
@@ -44,6 +51,8 @@ __all__ = ["Segment", "Transcriber", "Transcript", "WhisperTokenizer"]
 _SECONDS_PER_TIMESTAMP = 0.02  # timestamp tokens count in 20 ms (two 10 ms frames)
 _FRAMES_PER_TIMESTAMP = 2
 _FALLBACK_TEMPERATURES = (0.2, 0.4, 0.6, 0.8, 1.0)
+_FRAMES_PER_S = SAMPLE_RATE // HOP
+_MARGIN_FRAMES = _FRAMES_PER_S  # 1 s of padding after the audio
 
 
 class WhisperTokenizer:
@@ -214,7 +223,8 @@ class Transcriber:
         self.backend = backend
         self.tokenizer = tokenizer
         self.options = options
-        self._frames = round(options.window_s * SAMPLE_RATE / HOP)
+        # whole seconds: an even frame count, as the encoder's stride-2 convolution needs
+        self._min_frames = math.ceil(options.min_window_s) * _FRAMES_PER_S
 
     def _prompt(self, language: str | None) -> list[int]:
         tok = self.tokenizer
@@ -239,6 +249,7 @@ class Transcriber:
             sampling: dict[str, Any] = {"beam_size": opts.beam_size}
         else:
             sampling = {"beam_size": 1, "sampling_topk": 0, "sampling_temperature": temperature}
+            self.backend.seed(round(temperature * 10))  # same audio, same transcript
         result = self.backend.generate(
             encoded, [prompt], return_scores=True, return_no_speech_prob=True, **sampling
         )[0]
@@ -358,6 +369,9 @@ class Transcriber:
             return _silent(audio, self.backend.is_multilingual, self.options.language)
         mel = LogMel(audio, n_mels=self.backend.n_mels)
         content = mel.content_frames
+        # the window fits the recording (+1 s, whole seconds), within [min_window_s, 30 s]
+        fitted = -(-(content + _MARGIN_FRAMES) // _FRAMES_PER_S) * _FRAMES_PER_S
+        frames = min(N_FRAMES, max(self._min_frames, fitted))
         seek = 0
         segments: list[Segment] = []
         logprobs: list[float] = []
@@ -367,8 +381,8 @@ class Transcriber:
         while seek < max(content, 1):
             if cancelled():
                 raise CancelledError()
-            length = min(self._frames, max(content - seek, 1))
-            features = mel.window(seek, self._frames)[None]
+            length = min(frames, max(content - seek, 1))
+            features = mel.window(seek, frames)[None]
             encoded = self.backend.encode(features)
             if windows == 0:
                 language, language_prob = self._language(encoded)

@@ -52,10 +52,10 @@ def test_clips_of_known_sentences_are_transcribed_within_a_wer_bound(
 ) -> None:
     pairs = []
     for voice in (SLT, ESPEAK):
-        for text in SENTENCES:
+        for text in SENTENCES[:3]:
             pairs.append((text, _clip(tiny, speak(text, voice))["text"]))
     count = word_error_rate(pairs)
-    assert count.words >= 16
+    assert count.words >= 24
     assert count.wer <= 0.15, pairs
 
 
