@@ -215,6 +215,9 @@ class Transcriber:
         backend: The loaded model.
         tokenizer: Its tokenizer.
         options: Decoding options.
+
+    Raises:
+        ModelError: The configured language is not in a multilingual model.
     """
 
     def __init__(
@@ -223,6 +226,13 @@ class Transcriber:
         self.backend = backend
         self.tokenizer = tokenizer
         self.options = options
+        language = options.language
+        if backend.is_multilingual and language and tokenizer.language_token(language) is None:
+            raise ModelError(
+                f"language {language!r} is not one of the model's",
+                family=backend.family,
+                variant=backend.variant,
+            )
         # whole seconds: an even frame count, as the encoder's stride-2 convolution needs
         self._min_frames = math.ceil(options.min_window_s) * _FRAMES_PER_S
 

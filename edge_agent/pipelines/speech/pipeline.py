@@ -43,6 +43,7 @@ from pydantic import BaseModel
 from edge_agent.errors import ModelError, PayloadError, Reason
 from edge_agent.pipelines.base import AudioSample, Pipeline, RequestContext, Sample
 from edge_agent.pipelines.speech.decoder import Transcriber, Transcript, WhisperTokenizer
+from edge_agent.pipelines.speech.documents import stream_result, voice_command
 from edge_agent.pipelines.speech.endpointer import HOP_SAMPLES, SAMPLE_RATE, Endpointer, Utterance
 from edge_agent.pipelines.speech.model_files import model_files
 from edge_agent.pipelines.speech.options import (
@@ -352,34 +353,17 @@ class SpeechPipeline(Pipeline):
             self._voice_command(
                 ctx, item.wake, state, heard=(utt, transcript), transcribe_ms=latency["transcribe"]
             )
+            log.info(
+                "voice_command",
+                sensor=ctx.sensor,
+                wake_word=item.wake.wake_word,
+                chars=len(transcript.text),
+                end_reason=utt.end_reason,
+            )
         if not transcript.text:
             return None
         with ctx.timer.stage("interpret"):
-            return self._stream_result(transcript, utt, state, item, latency)
-
-    @staticmethod
-    def _stream_result(
-        transcript: Transcript,
-        utt: Utterance,
-        state: SpeechStream,
-        item: Heard,
-        latency: dict[str, float],
-    ) -> dict[str, Any]:
-        result = transcript.as_dict()
-        for seg in result["segments"]:
-            seg["start_s"] = round(seg["start_s"] + utt.start_s, 2)
-            seg["end_s"] = round(seg["end_s"] + utt.start_s, 2)
-        result.update(
-            start_s=round(utt.start_s, 3),
-            end_s=round(utt.speech_end_s, 3),
-            end_reason=utt.end_reason,
-            latency_ms=latency,
-        )
-        if state.stream_id is not None:
-            result["stream"] = state.stream_id
-        if item.wake is not None:
-            result["wake_word"] = item.wake.wake_word
-        return result
+            return stream_result(transcript, utt, state.stream_id, item.wake, latency)
 
     def _voice_command(
         self,
@@ -391,27 +375,9 @@ class SpeechPipeline(Pipeline):
         transcribe_ms: float = 0.0,
     ) -> None:
         """Publish the one ``voice_command`` event of a wake word (``heard``: None on timeout)."""
-        data: dict[str, Any] = {
-            "wake_word": wake.wake_word,
-            "phrase": wake.phrase,
-            "wake_offset_s": round(wake.offset_s, 3),
-            "text": heard[1].text if heard is not None else "",
-            "end_reason": heard[0].end_reason if heard is not None else "timeout",
-        }
-        if heard is not None:
-            utt, transcript = heard
-            data["language"] = transcript.language
-            data["start_s"] = round(utt.start_s, 3)
-            data["end_s"] = round(utt.speech_end_s, 3)
-            data["latency_ms"] = {
-                "end_of_speech_to_transcript": round(
-                    (time.monotonic() - utt.speech_end_at) * 1000.0, 1
-                ),
-                "transcribe": transcribe_ms,
-            }
-        if state.stream_id is not None:
-            data["stream"] = state.stream_id
-        ctx.outputs.event("voice_command", data)
+        ctx.outputs.event(
+            "voice_command", voice_command(wake, state.stream_id, heard, transcribe_ms)
+        )
 
     def _log(
         self,

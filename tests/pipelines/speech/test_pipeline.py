@@ -6,6 +6,7 @@ tiny-en serves almost every test (loaded once); base only in the swap test.
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -100,10 +101,40 @@ def test_any_rate_and_channels_are_resampled_to_the_same_words(tiny: SpeechPipel
     assert word_error_rate([("lock the front door", result["text"])]).errors == 0
 
 
-def test_a_clip_longer_than_one_window_is_decoded_window_by_window(tiny: SpeechPipeline) -> None:
+def _encoder_windows(pipe: SpeechPipeline, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record the frame count of every encoder call (a spy on the real backend)."""
+    backend = pipe._transcriber.backend  # type: ignore[union-attr]
+    frames: list[int] = []
+    encode = backend.encode
+
+    def spy(features: np.ndarray) -> object:
+        frames.append(features.shape[-1])
+        return encode(features)
+
+    monkeypatch.setattr(backend, "encode", spy)
+    return frames
+
+
+def test_a_short_clip_gets_a_fitted_window(
+    tiny: SpeechPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frames = _encoder_windows(tiny, monkeypatch)
+    _clip(tiny, speak("lock the front door"))  # ~1.7 s: the 10 s minimum
+    longer = np.concatenate([speak("lock the front door"), silence(12.0)])
+    _clip(tiny, longer)
+    # its length + 1 s, in whole seconds of 100 frames
+    assert frames == [1000, math.ceil(longer.size / 16000 + 1.0) * 100]
+
+
+def test_a_clip_longer_than_one_window_is_decoded_window_by_window(
+    tiny: SpeechPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frames = _encoder_windows(tiny, monkeypatch)
     first, second = speak("turn off the kitchen lights"), speak("lock the front door")
     pcm = np.concatenate([first, silence(31.0 - first.size / 16000), second])
     result = _clip(tiny, pcm)
+    assert frames[0] == 3000
+    assert len(frames) >= 2
     words = result["text"].lower()
     assert "kitchen" in words
     assert "front door" in words
