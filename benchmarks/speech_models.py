@@ -78,6 +78,23 @@ def _pipeline(variant: str | None, threads: int, **options: Any) -> Any:
     return pipe
 
 
+def _decoding(pipe: Any, spoken: list[tuple[str, Any]]) -> dict[str, float]:
+    """Real-time factor and p50 time of transcribing each clip as a clip."""
+    import numpy as np
+
+    times, seconds = [], 0.0
+    for _, pcm in spoken:
+        start = time.perf_counter()
+        pipe._transcriber.transcribe(pcm.astype(np.float32) / 32768.0)
+        times.append(time.perf_counter() - start)
+        seconds += pcm.size / 16000
+    return {
+        "real_time_factor": round(sum(times) / seconds, 3),
+        "p50_ms": round(statistics.median(times) * 1000, 1),
+        "mean_audio_s": round(seconds / len(spoken), 2),
+    }
+
+
 def child(variant: str, clips: int) -> dict[str, Any]:
     import numpy as np
     from support.speech import audio, ctx, silence
@@ -100,31 +117,11 @@ def child(variant: str, clips: int) -> dict[str, Any]:
     for threads in (1, 2):
         pipe.num_threads = threads
         pipe.load(variant)
-        times, seconds = [], 0.0
-        for _, pcm in spoken:
-            start = time.perf_counter()
-            pipe._transcriber.transcribe(pcm.astype(np.float32) / 32768.0)
-            times.append(time.perf_counter() - start)
-            seconds += pcm.size / 16000
-        out[f"threads_{threads}"] = {
-            "real_time_factor": round(sum(times) / seconds, 3),
-            "p50_ms": round(statistics.median(times) * 1000, 1),
-            "mean_audio_s": round(seconds / len(spoken), 2),
-        }
+        out[f"threads_{threads}"] = _decoding(pipe, spoken)
     # Whisper's own 30 s window, side by side: what min_window_s = 10 saves
-    full = _pipeline(None, 2, min_window_s=30.0)
-    full.load(variant)
-    times, seconds = [], 0.0
-    for _, pcm in spoken:
-        start = time.perf_counter()
-        full._transcriber.transcribe(pcm.astype(np.float32) / 32768.0)
-        times.append(time.perf_counter() - start)
-        seconds += pcm.size / 16000
+    full = _pipeline(variant, 2, min_window_s=30.0)
+    out["threads_2_window_30s"] = _decoding(full, spoken)
     full.unload()
-    out["threads_2_window_30s"] = {
-        "real_time_factor": round(sum(times) / seconds, 3),
-        "p50_ms": round(statistics.median(times) * 1000, 1),
-    }
     # stream mode, 2 threads, fed at real-time pace
     true_latency, own = [], []
     for i, (_, pcm) in enumerate(spoken):
