@@ -3,7 +3,7 @@
 Usage (repo root, the ``speech`` extra installed)::
 
     nice -n 10 python benchmarks/speech_wer.py --variant tiny-en [--voices held_out]
-        [--threads 2] [--min-window-s 10] [--beam-size 1] [--write-manifest]
+        [--threads 2] [--min-window-s 10] [--beam-size 5] [--write-manifest]
 
 Speaks every sentence of ``models/speech/eval/sentences.txt`` with
 ``--per-sentence`` (1) voices of ``models/speech/eval/voices.toml`` (``held_out`` by
@@ -70,7 +70,7 @@ def main() -> int:
     parser.add_argument("--voices", choices=["held_out", "dev", "all"], default="held_out")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--min-window-s", type=float, default=10.0)
-    parser.add_argument("--beam-size", type=int, default=1)
+    parser.add_argument("--beam-size", type=int, default=5)
     parser.add_argument("--limit", type=int, default=0, help="first N sentences only")
     parser.add_argument(
         "--per-sentence",
@@ -138,7 +138,7 @@ def main() -> int:
     }
     print(json.dumps(out, indent=2))
     if args.write_manifest:
-        defaults = (args.min_window_s, args.beam_size, args.per_sentence) == (10.0, 1, 1)
+        defaults = (args.min_window_s, args.beam_size, args.per_sentence) == (10.0, 5, 1)
         if args.voices != "held_out" or args.limit or not defaults:
             raise SystemExit("quality is measured on all sentences, held-out voices, defaults")
         from speech_manifest import update_variant

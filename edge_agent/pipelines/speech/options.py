@@ -28,7 +28,11 @@ class SpeechOptions(_Strict):
         "per recording (unreliable on short commands). English-only variants ignore it.",
     )
     beam_size: int = Field(
-        default=1, ge=1, le=10, description="Beam search width (1: greedy, the fastest)."
+        default=5,
+        ge=1,
+        le=10,
+        description="Beam search width (1: greedy). 5 cut tiny-en's eval WER from 0.168 to "
+        "0.144 at a cost lost in the encoder's (model card).",
     )
     min_window_s: float = Field(
         default=10.0,
