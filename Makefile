@@ -26,8 +26,10 @@ $(STAMP_RUN): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[demo]'
 	@touch $@
 
+# Tests need the speech family's runtime and weights (the `speech` extra); `make run`
+# does not: without the extra the speech family is simply unavailable.
 $(STAMP_TEST): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[demo,test]'
+	$(BIN)/pip install --quiet -e '.[demo,test,speech]'
 	@touch $@ $(STAMP_RUN)
 
 system-deps:

@@ -33,6 +33,10 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
         [PY, "benchmarks/wakeword_streams.py", "--streams", "50", "--seconds", "20"],
     ),
     ("wakeword_vad", [PY, "benchmarks/wakeword_vad.py", "--minutes", "5"]),
+    # speech needs the `speech` extra (make test installs it); figures for models/speech
+    ("speech_models", [PY, "benchmarks/speech_models.py"]),
+    ("speech_wer_tiny-en", [PY, "benchmarks/speech_wer.py", "--variant", "tiny-en"]),
+    ("speech_wer_base", [PY, "benchmarks/speech_wer.py", "--variant", "base"]),
     (
         "elastic_memory",
         [PY, "benchmarks/elastic_memory.py"] + ([] if os.geteuid() == 0 else ["--skip-cgroup"]),

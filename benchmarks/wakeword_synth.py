@@ -1,4 +1,4 @@
-"""Synthetic speech for the wake-word tests and benchmarks (espeak-ng, flite, festival).
+"""Synthetic speech for the wake-word and speech tests and benchmarks (espeak-ng, flite, festival).
 
 Every clip is 16 kHz int16 mono, with ``lead_s`` of silence before the speech
 and ``tail_s`` after it. Clips are cached under ``$EDGE_AGENT_WW_CACHE``

@@ -213,8 +213,9 @@ class Daemon:
                     reason=unavailable,
                 )
             shards = []
+            size = spec.inbox_size or type(first).default_inbox_size
             for i, pipeline in enumerate(pipelines):
-                inbox: Inbox[Job] = Inbox(spec.inbox_size)
+                inbox: Inbox[Job] = Inbox(size)
                 worker = Worker(
                     pipeline,
                     inbox,

@@ -144,8 +144,12 @@ class PipelineSettings(_Strict):
     )
     enabled: bool = Field(default=True, description="Serve this pipeline.")
     threads: int = Field(default=1, ge=1, le=8, description="Interpreter threads.")
-    inbox_size: int = Field(
-        default=32, ge=1, le=10000, description="Messages waiting at most; the oldest is dropped."
+    inbox_size: int | None = Field(
+        default=None,
+        ge=1,
+        le=10000,
+        description="Messages waiting at most; the oldest is dropped. Default by kind: 256 for "
+        "speech (a transcription takes seconds while chunks keep coming), else 32.",
     )
     priority: int | None = Field(
         default=None,

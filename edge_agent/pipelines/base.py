@@ -209,6 +209,8 @@ class Pipeline(abc.ABC):
     """When the config sets none: load at start, or on the first message."""
     default_idle_unload_s: ClassVar[float | None] = None
     """Idle timeout when the config sets none (None: ``elastic.idle_unload_s``)."""
+    default_inbox_size: ClassVar[int] = 32
+    """Inbox size when the config sets none."""
     max_busy_s: ClassVar[float] = 60.0
     """Longest one message may keep the owner thread before the worker counts as stuck."""
 

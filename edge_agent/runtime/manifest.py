@@ -20,6 +20,7 @@ __all__ = [
     "SourceFile",
     "SourceSpec",
     "VariantSpec",
+    "installed_path",
     "load_package",
 ]
 
@@ -63,6 +64,14 @@ class InstalledFile(_Strict):
 
     path: str = Field(description="Path relative to the distribution's install location.")
     sha256: str = Field(description="Hex sha256 of the file.")
+    distribution: str | None = Field(
+        default=None,
+        description="Distribution holding this file when it is not the variant's own "
+        "(weights split over several packages); default: the spec's.",
+    )
+    version: str | None = Field(
+        default=None, description="Exact version of `distribution`; default: the spec's."
+    )
 
 
 class InstalledSpec(_Strict):
@@ -206,7 +215,9 @@ class ModelPackage:
         """
         v = self.variant(variant_id)
         if v.installed is not None:
-            return installed_problem(v.installed)
+            return installed_problem(v.installed) or runtime_problem(
+                self.manifest.runtime, v.installed.extra
+            )
         if v.build_command is not None and not self.variant_path(variant_id).is_file():
             return f"not built: run `{v.build_command}`"
         return None
@@ -216,15 +227,27 @@ class ModelPackage:
         return [v for v in self.manifest.variants if self.unavailable_reason(v.id) is None]
 
 
-def installed_file(spec: InstalledSpec, path: str) -> Path:
-    """Location of ``path`` inside the installed distribution (it may not exist)."""
+def installed_file(spec: InstalledSpec, path: str, distribution: str | None = None) -> Path:
+    """Location of ``path`` inside the installed distribution (it may not exist).
+
+    Args:
+        spec: The variant's installed spec.
+        path: Path inside the distribution.
+        distribution: The file's own distribution, when not the spec's.
+    """
     from importlib import metadata
 
+    name = distribution or spec.distribution
     try:
-        dist = metadata.distribution(spec.distribution)
+        dist = metadata.distribution(name)
     except metadata.PackageNotFoundError:
-        return Path("/nonexistent") / spec.distribution / path
+        return Path("/nonexistent") / name / path
     return Path(str(dist.locate_file(path)))
+
+
+def installed_path(spec: InstalledSpec, file: InstalledFile) -> Path:
+    """Location of one of the spec's files (it may not exist)."""
+    return installed_file(spec, file.path, file.distribution)
 
 
 def installed_problem(spec: InstalledSpec) -> str | None:
@@ -232,16 +255,37 @@ def installed_problem(spec: InstalledSpec) -> str | None:
     from importlib import metadata
 
     hint = f"pip install 'edge-agent[{spec.extra}]'"
-    try:
-        version = metadata.version(spec.distribution)
-    except metadata.PackageNotFoundError:
-        return f"{spec.distribution} is not installed: {hint}"
-    if version != spec.version:
-        return f"{spec.distribution} {version} is installed, the manifest needs {spec.version}"
-    missing = [f.path for f in spec.files if not installed_file(spec, f.path).is_file()]
+    wanted = {spec.distribution: spec.version}
+    for f in spec.files:
+        if f.distribution is not None:
+            wanted.setdefault(f.distribution, f.version or spec.version)
+    for name, needed in wanted.items():
+        try:
+            version = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return f"{name} is not installed: {hint}"
+        if version != needed:
+            return f"{name} {version} is installed, the manifest needs {needed}"
+    missing = [f for f in spec.files if not installed_path(spec, f).is_file()]
     if missing:
-        return f"{spec.distribution} {version} lacks {missing[0]}"
+        name = missing[0].distribution or spec.distribution
+        return f"{name} {wanted[name]} lacks {missing[0].path}"
     return None
+
+
+# Import names of the optional runtimes whose absence makes a variant unavailable
+# (checked without importing them: a missing extra is a reason, not a crash).
+_RUNTIME_MODULES = {"ctranslate2": "ctranslate2"}
+
+
+def runtime_problem(runtime: str, extra: str) -> str | None:
+    """Why a family's optional runtime cannot be used here (None: it is installed)."""
+    import importlib.util
+
+    module = _RUNTIME_MODULES.get(runtime)
+    if module is None or importlib.util.find_spec(module) is not None:
+        return None
+    return f"needs the optional runtime {module!r}: pip install 'edge-agent[{extra}]'"
 
 
 def load_package(root: Path) -> ModelPackage:

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import os
 import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 from support.broker import Broker
 from support.client import TestClient
 from support.daemon import DaemonProcess
+
+from edge_agent.pipelines.speech.wer import normalize
 
 REPO = Path(__file__).resolve().parents[2]
 FACE = REPO / "tests" / "fixtures" / "images" / "face.jpg"
@@ -103,3 +107,55 @@ def test_no_payload_text_or_bytes_in_any_log_line(
             assert window.hex() not in log
             assert base64.b64encode(window).decode()[4:28] not in log
             assert repr(window)[2:30] not in log
+
+
+SPOKEN_SECRET = "water is leaking under the sink in the basement"
+
+
+def test_no_transcript_in_any_log_line(
+    start_daemon: Callable[..., DaemonProcess], mqtt: TestClient
+) -> None:
+    """Transcripts are derived data: on the local broker only, never in a log line."""
+    from support.speech import l16_chunks, silence, speak, synth_module, wav_bytes
+
+    from edge_agent.runtime.manifest import load_package
+
+    if synth_module().missing_tools():
+        pytest.skip("speech synthesisers missing (scripts/system-deps.sh installs them)")
+    why = load_package(REPO / "models" / "speech").unavailable_reason("tiny-en")
+    if why is not None:
+        pytest.skip(f"speech weights unavailable: {why}")
+    daemon = start_daemon(
+        pipelines={"faces": {"kind": "faces", "enabled": False}, "speech": {"kind": "speech"}},
+        routes={
+            "clips": {"topic": "sensors/+/clip", "pipeline": "speech", "options": {"mode": "clip"}},
+            "voice": {"topic": "sensors/+/voice", "pipeline": "speech"},
+        },
+        elastic={"pinned": {"speech": "tiny-en"}},
+        log={"format": "json", "level": "debug"},
+    )
+    spoken = speak(SPOKEN_SECRET)
+    mqtt.publish("sensors/mic1/clip", wav_bytes(spoken), content_type="audio/wav")
+    pcm = np.concatenate([silence(0.3), spoken, silence(1.5)])
+    for seq, chunk in enumerate(l16_chunks(pcm, [3200] * 100)):
+        mqtt.publish(
+            "sensors/mic2/voice",
+            chunk,
+            content_type="audio/L16;rate=16000;channels=1",
+            user_properties=[("stream", "p"), ("seq", str(seq))],
+        )
+    texts = [
+        mqtt.on_topic(f"edge-agent/testdev/results/speech/{mic}", timeout=60)[0].json()["result"][
+            "text"
+        ]
+        for mic in ("mic1", "mic2")
+    ]
+    daemon.terminate()
+    log = daemon.log().lower()
+    assert "speech_transcribed" in log, "the daemon logged no transcription: the check is vacuous"
+    for text in texts:
+        words = normalize(text)
+        assert len(words) >= 6, text  # a real transcript, so the check below means something
+        for a, b in itertools.pairwise(words):
+            assert f"{a} {b}" not in log, (a, b)
+        assert text.lower() not in log

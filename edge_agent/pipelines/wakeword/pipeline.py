@@ -7,7 +7,8 @@ starts over cleanly when the sensor's v5 user property ``stream`` changes, when
 ``idle_reset_s``. A detection publishes one ``wake_word`` event; everything else
 publishes nothing. At most ``max_streams`` states are kept (least recently used
 is dropped), and states idle past ``idle_reset_s`` are dropped (they would start
-over anyway), so memory follows the number of live streams.
+over anyway), so memory follows the number of live streams (the shared
+:class:`~edge_agent.pipelines.stream_rules.StreamTable`).
 
 Clips (route option ``mode = "clip"``): a whole recording gives one result
 listing every detection, computed on fresh state.
@@ -21,7 +22,6 @@ Python API cannot read or write without rewriting the graphs.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Literal
 
@@ -30,6 +30,7 @@ from pydantic import BaseModel
 
 from edge_agent.errors import ModelError, PayloadError, Reason
 from edge_agent.pipelines.base import AudioSample, Pipeline, RequestContext, Sample
+from edge_agent.pipelines.stream_rules import StreamTable, stream_mark
 from edge_agent.pipelines.wakeword.bundle import load_bundle
 from edge_agent.pipelines.wakeword.options import (
     WakewordOptions,
@@ -75,8 +76,9 @@ class WakewordPipeline(Pipeline):
         self._settings = self.family_settings(WakewordPackageSettings)
         self._variant: str | None = None
         self._specs: dict[str, WakeWordSpec] = {}
-        self._streams: OrderedDict[tuple[str, str], StreamState] = OrderedDict()
-        self._last_sweep = 0.0
+        self._streams: StreamTable[StreamState] = StreamTable(
+            max_streams=self._opts.max_streams, idle_s=self._opts.idle_reset_s, clock=clock
+        )
 
     @property
     def active_variant(self) -> str | None:
@@ -147,12 +149,11 @@ class WakewordPipeline(Pipeline):
 
     def reset(self, sensor: str) -> None:
         """Forget every stream state of ``sensor``."""
-        for key in [k for k in self._streams if k[1] == sensor]:
-            self._streams.pop(key).close()
+        for key, _ in self._streams:
+            if key[1] == sensor:
+                self._streams.pop(key)
 
     def _drop_streams(self) -> None:
-        for state in self._streams.values():
-            state.close()
         self._streams.clear()
 
     def _make_state(
@@ -206,53 +207,26 @@ class WakewordPipeline(Pipeline):
             )
         return tuple(self._specs[w] for w in route.wake_words)
 
-    def _sweep(self, now: float) -> None:
-        """Drop streams idle past ``idle_reset_s`` (they would start over anyway)."""
-        if now - self._last_sweep < 1.0:
-            return
-        self._last_sweep = now
-        limit = self._opts.idle_reset_s
-        idle = [k for k, st in self._streams.items() if now - st.last_seen > limit]
-        for key in idle:
-            self._streams.pop(key).close()
-        if idle:
-            log.info("wakeword_streams_dropped", count=len(idle), kept=len(self._streams))
-
     def _stream(self, ctx: RequestContext, route: WakewordRouteOptions) -> StreamState:
-        key = (ctx.route, ctx.sensor)
-        props = ctx.user_properties
-        stream_id = props.get("stream")
-        seq_text = props.get("seq")
-        seq = int(seq_text) if seq_text is not None and seq_text.lstrip("-").isdigit() else None
-        now = self._clock()
-        self._sweep(now)
-        state = self._streams.get(key)
-        if state is None:
-            state = self._make_state(self._route_specs(route), vad=route.vad, stream_id=stream_id)
-            self._streams[key] = state
-            while len(self._streams) > self._opts.max_streams:
-                _, old = self._streams.popitem(last=False)
-                old.close()
-        else:
-            self._streams.move_to_end(key)
-            why = None
-            if stream_id != state.stream_id:
-                why = "stream_changed"
-            elif seq is not None and state.last_seq is not None and seq != state.last_seq + 1:
-                why = "seq_gap"
-            elif now - state.last_seen > self._opts.idle_reset_s:
-                why = "idle"
-            if why is not None:
-                log.info(
-                    "wakeword_stream_reset",
-                    sensor=ctx.sensor,
-                    route=ctx.route,
-                    why=why,
-                    offset_s=round(state.offset_s, 3),
-                )
-                state.reset(stream_id)
-        state.last_seen = now
-        state.last_seq = seq
+        dropped = self._streams.sweep(self._clock())
+        if dropped:
+            log.info("wakeword_streams_dropped", count=dropped, kept=len(self._streams))
+
+        def logged(state: StreamState, why: str) -> None:
+            log.info(
+                "wakeword_stream_reset",
+                sensor=ctx.sensor,
+                route=ctx.route,
+                why=why,
+                offset_s=round(state.offset_s, 3),
+            )
+
+        state, _ = self._streams.stream(
+            (ctx.route, ctx.sensor),
+            stream_mark(ctx.user_properties),
+            lambda sid: self._make_state(self._route_specs(route), vad=route.vad, stream_id=sid),
+            logged,
+        )
         return state
 
     def process(self, sample: Sample, ctx: RequestContext) -> list[dict[str, Any]]:

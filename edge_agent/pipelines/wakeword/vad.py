@@ -33,12 +33,84 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Replay", "VadGate"]
+__all__ = ["Replay", "VadGate", "VoiceDetector"]
 
 _RISE_PER_HOP = math.pow(10.0, 2.0 / 100 / 10)  # noise estimate rises 2 dB/s
+_PRIME_MAX_HOPS = 200  # pymicro-vad 2.1.0 answers -1 for its first 76 hops
 
 Replay = tuple[int, list[float], float]
 """A frame to run: (frame index, its 40 frontend features, offset_s)."""
+
+
+class VoiceDetector:
+    """Classifies 10 ms hops: cheap energy tests first, the micro VAD network above them.
+
+    Shared by the wake-word gate and the speech family's endpointer.
+
+    Args:
+        vad_factory: Builds a ``pymicro_vad.MicroVad`` (or anything with ``process_10ms``).
+        energy_floor_dbfs: Hops quieter than this are silence without asking the VAD.
+        noise_margin_db: Hops less than this above the tracked noise level are
+            silence without asking the VAD (0 turns noise tracking off).
+        prime: Warm a new VAD up on silence (76 hops), so its first answers on real
+            audio are probabilities, not -1. Without it the warm-up happens on the
+            first loud hops, which may be the start of speech.
+    """
+
+    __slots__ = ("_energy_floor", "_factory", "_margin", "_noise", "_prime", "_vad", "vad_hops")
+
+    def __init__(
+        self,
+        vad_factory: Callable[[], Any],
+        *,
+        energy_floor_dbfs: float,
+        noise_margin_db: float = 0.0,
+        prime: bool = False,
+    ) -> None:
+        self._factory = vad_factory
+        self._prime = prime
+        self._vad = self._new_vad()
+        # mean square of int16 samples at the floor
+        self._energy_floor = (32768.0 * math.pow(10.0, energy_floor_dbfs / 20.0)) ** 2
+        self._margin = math.pow(10.0, noise_margin_db / 10.0) if noise_margin_db > 0 else 0.0
+        self._noise = self._energy_floor  # tracked noise power, starts at the floor
+        self.vad_hops = 0  # hops the VAD network actually ran on (for the benchmarks)
+
+    def _new_vad(self) -> Any:
+        vad = self._factory()
+        if self._prime:
+            silence = bytes(320)
+            for _ in range(_PRIME_MAX_HOPS):
+                if vad.process_10ms(silence) >= 0.0:
+                    break
+        return vad
+
+    def reset(self) -> None:
+        """Forget the noise estimate and the VAD's own state."""
+        self._vad = self._new_vad()
+        self._noise = self._energy_floor
+
+    def probability(self, hop: bytes) -> float | None:
+        """Speech probability of one 10 ms hop (320 bytes of int16).
+
+        Returns:
+            None when the hop is too quiet to ask the network (silence); the
+            network's probability otherwise, -1.0 while it warms up (~0.76 s).
+        """
+        samples = np.frombuffer(hop, dtype=np.int16).astype(np.float32)
+        power = float(np.dot(samples, samples)) / len(samples)
+        loud_enough = power >= self._energy_floor
+        if self._margin:
+            noise = self._noise
+            if power < noise:
+                self._noise = power
+            else:
+                self._noise = min(power, noise * _RISE_PER_HOP + 1e-3)
+            loud_enough = loud_enough and power >= noise * self._margin
+        if not loud_enough:
+            return None
+        self.vad_hops += 1
+        return float(self._vad.process_10ms(hop))
 
 
 class VadGate:
@@ -57,18 +129,13 @@ class VadGate:
 
     __slots__ = (
         "_active_until",
-        "_energy_floor",
-        "_factory",
         "_hangover",
         "_hop",
-        "_margin",
-        "_noise",
         "_preroll",
         "_running",
         "_stride",
         "_threshold",
-        "_vad",
-        "vad_hops",
+        "_voice",
     )
 
     def __init__(
@@ -82,13 +149,10 @@ class VadGate:
         preroll_frames: int,
         stride: int,
     ) -> None:
-        self._factory = vad_factory
-        self._vad = vad_factory()
+        self._voice = VoiceDetector(
+            vad_factory, energy_floor_dbfs=energy_floor_dbfs, noise_margin_db=noise_margin_db
+        )
         self._threshold = threshold
-        # mean square of int16 samples at the floor
-        self._energy_floor = (32768.0 * math.pow(10.0, energy_floor_dbfs / 20.0)) ** 2
-        self._margin = math.pow(10.0, noise_margin_db / 10.0) if noise_margin_db > 0 else 0.0
-        self._noise = self._energy_floor  # tracked noise power, starts at the floor
         self._hangover = hangover_hops
         self._stride = stride
         keep = max(stride, preroll_frames - preroll_frames % stride)
@@ -96,35 +160,25 @@ class VadGate:
         self._hop = 0
         self._active_until = 0
         self._running = False
-        self.vad_hops = 0  # hops the VAD network actually ran on (for the benchmark)
+
+    @property
+    def vad_hops(self) -> int:
+        """Hops the VAD network actually ran on (for the benchmark)."""
+        return self._voice.vad_hops
 
     def reset(self) -> None:
         """Forget speech history, pre-roll and the VAD's own state."""
-        self._vad = self._factory()
+        self._voice.reset()
         self._preroll.clear()
         self._hop = 0
         self._active_until = 0
         self._running = False
-        self._noise = self._energy_floor
 
     def observe(self, hop: bytes) -> None:
         """Classify one 10 ms hop (320 bytes of int16)."""
         self._hop += 1
-        samples = np.frombuffer(hop, dtype=np.int16).astype(np.float32)
-        power = float(np.dot(samples, samples)) / len(samples)
-        loud_enough = power >= self._energy_floor
-        if self._margin:
-            noise = self._noise
-            if power < noise:
-                self._noise = power
-            else:
-                self._noise = min(power, noise * _RISE_PER_HOP + 1e-3)
-            loud_enough = loud_enough and power >= noise * self._margin
-        if not loud_enough:
-            return
-        self.vad_hops += 1
-        prob = float(self._vad.process_10ms(hop))
-        if prob < 0.0 or prob >= self._threshold:
+        prob = self._voice.probability(hop)
+        if prob is not None and (prob < 0.0 or prob >= self._threshold):
             self._active_until = self._hop + self._hangover
 
     def admit(
