@@ -216,24 +216,35 @@ class Worker:
         """All stage threads run (False once any died, or after a stop)."""
         return bool(self._threads) and all(t.is_alive() for t in self._threads)
 
-    def request_variant(self, variant: str | None, *, wait: float | None = None) -> None:
+    def request_variant(
+        self, variant: str | None, *, wait: float | None = None
+    ) -> Callable[[float], None]:
         """Ask the owner thread to switch to ``variant`` (None: unload) between two messages.
 
         Args:
             variant: Variant id, or None to unload.
             wait: Seconds to wait for the switch; None returns at once.
 
+        Returns:
+            ``finish(timeout)``: waits for the switch (raising like ``wait`` does), for
+            callers that start several switches before waiting for them.
+
         Raises:
             ModelError: When waiting and the variant failed to load.
         """
         done, errors = self._queue_control("variant", variant)
-        if wait is not None:
-            if not done.wait(wait):
+
+        def finish(timeout: float) -> None:
+            if not done.wait(timeout):
                 raise ModelError(
                     "variant switch timed out", family=self.pipeline.package.family, variant=variant
                 )
             if errors:
                 raise errors[0]
+
+        if wait is not None:
+            finish(wait)
+        return finish
 
     def prepare_variants(self, variant_ids: list[str], *, wait: float) -> None:
         """Have the owner thread materialise variants ahead of time (``Pipeline.prepare``)."""

@@ -241,27 +241,25 @@ class Swapper:
             ModelError: The variant could not be loaded (the old one keeps serving).
         """
         started = time.monotonic()
-        for worker in self._by_family.get(family, []):
-            was_loaded = worker.pipeline.active_variant is not None
-            if variant is not None and was_loaded and not decision.transient_fits:
-                log.info(
-                    "variant_release_first",
-                    family=family,
-                    pipeline=worker.pipeline.name,
-                    old=worker.pipeline.active_variant,
-                    new=variant,
-                )
-                worker.request_variant(None, wait=_LOAD_TIMEOUT_S)
-                release_memory()
-                was_loaded = False
-            with measure_load() as load:
-                worker.request_variant(variant, wait=_LOAD_TIMEOUT_S)
+        workers = self._by_family.get(family, [])
+        was_loaded = any(w.pipeline.active_variant is not None for w in workers)
+        if variant is not None and was_loaded and not decision.transient_fits:
+            log.info("variant_release_first", family=family, new=variant)
+            for finish in [w.request_variant(None) for w in workers]:
+                finish(_LOAD_TIMEOUT_S)
             release_memory()
-            if variant is not None and not was_loaded and (family, variant) not in self._observed:
-                # The first load from nothing of each variant is its measurement; later
-                # ones differ by allocator slack, and re-measuring made needs jump.
-                self._observed.add((family, variant))
-                self._observe(family, variant, load)
+            was_loaded = False
+        # The shards of a family switch at once, each on its own thread (a stream
+        # pipeline has one per core); their load is measured together.
+        with measure_load() as load:
+            for finish in [w.request_variant(variant) for w in workers]:
+                finish(_LOAD_TIMEOUT_S)
+        release_memory()
+        if variant is not None and not was_loaded and (family, variant) not in self._observed:
+            # The first load from nothing of each variant is its measurement; later
+            # ones differ by allocator slack, and re-measuring made needs jump.
+            self._observed.add((family, variant))
+            self._observe(family, variant, load, shards=len(workers))
         swap = {
             "family": family,
             "from": decision.from_variant,
@@ -275,7 +273,7 @@ class Swapper:
         if self._on_change is not None:
             self._on_change()
 
-    def _observe(self, family: str, variant: str, load: LoadMemory) -> None:
+    def _observe(self, family: str, variant: str, load: LoadMemory, *, shards: int = 1) -> None:
         """Record what loading ``variant`` from nothing took, as its own need and peak.
 
         Variants not loaded yet are scaled by this one's observed/manifest ratio
@@ -285,12 +283,16 @@ class Swapper:
         profile = next(p for p in self._profiles if p.family == family)
         base = profile.variant(variant)
         share = self.settings.elastic.soft_share
+        # Every shard loads its own copy: the need of the family's variant is all of them.
         observed = load.anonymous + int(share * max(0, load.file))
-        if base.need_bytes <= 0 or observed < _MIN_OBSERVED_BYTES:
+        base_need = base.need_bytes * max(1, shards)
+        if base_need <= 0 or observed < _MIN_OBSERVED_BYTES:
             return
-        ratio = min(_MAX_CORRECTION, max(1 / _MAX_CORRECTION, observed / base.need_bytes))
+        ratio = min(_MAX_CORRECTION, max(1 / _MAX_CORRECTION, observed / base_need))
         peak = load.peak if load.peak > observed else None
-        self.controller.note_observed(family, variant, observed, peak_bytes=peak, scale=ratio)
+        self.controller.note_observed(
+            family, variant, observed, peak_bytes=peak, scale=ratio * max(1, shards)
+        )
         log.info(
             "variant_need_observed",
             family=family,
