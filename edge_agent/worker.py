@@ -184,7 +184,7 @@ class Worker:
         self._threads: list[threading.Thread] = []
         self.on_loaded: Callable[[Worker, str | None], None] | None = None
         self.on_unloaded_message: Callable[[Worker], None] | None = None
-        self.load_wait_s = 5.0  # sizing is woken by the message; a load takes < 1 s
+        self.load_wait_s = 5.0  # least wait for a load a message woke (route wait_s if longer)
         self.last_message = time.monotonic()
         self.busy_since: float | None = None
         self.unavailable: str | None = None
@@ -475,12 +475,12 @@ class Worker:
             raise self._unavailable(f"{family} is unloaded for lack of memory")
         if self.on_unloaded_message is not None:
             self.on_unloaded_message(self)
-        wait = route.wait_s if self.memory_hold is not None else self.load_wait_s
-        deadline = (
-            job.message.received + wait
-            if self.memory_hold is not None
-            else (time.monotonic() + wait)
-        )
+        # Held off: up to wait_s after the message arrived. Loading (idle, on demand):
+        # as long as a load may take (a language model's can take seconds), capped the same.
+        if self.memory_hold is not None:
+            deadline = job.message.received + route.wait_s
+        else:
+            deadline = time.monotonic() + max(self.load_wait_s, route.wait_s)
         while self.pipeline.active_variant is None and time.monotonic() < deadline:
             if self._stop.is_set():
                 raise CancelledError  # not answered: the broker redelivers it next session
