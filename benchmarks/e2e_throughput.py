@@ -26,9 +26,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from harness import FACE, REPO, Broker, TestClient, props, running
+from harness import FACE, REPO, Broker, TestClient, minor_faults, props, running
 
 TEXTS = [b"the smoke alarm in the kitchen is beeping", b"water is leaking under the sink",
          b"please turn off the porch light", b"a parcel was left at the front door"]
@@ -141,7 +142,7 @@ class Driver:
 
 
 @contextmanager
-def _peer(pipeline: str, model: Path) -> Iterator[TestClient]:
+def _peer(pipeline: str, model: Path) -> Iterator[tuple[TestClient, int]]:
     with tempfile.TemporaryDirectory(prefix="ea-peer-") as tmp:
         broker = Broker(Path(tmp))
         broker.start()
@@ -153,7 +154,7 @@ def _peer(pipeline: str, model: Path) -> Iterator[TestClient]:
         try:
             client.subscribe("peer/status")
             client.on_topic("peer/status", timeout=60)
-            yield client
+            yield client, proc.pid
         finally:
             proc.terminate()
             proc.wait(10)
@@ -161,41 +162,56 @@ def _peer(pipeline: str, model: Path) -> Iterator[TestClient]:
             broker.stop()
 
 
-def _daemon(pipeline: str, shards: int) -> Callable[[], object]:
+def _daemon(pipeline: str, shards: int, tuned: bool = True) -> Callable[[], object]:
     routes = {"r": {"topic": TOPIC[pipeline], "pipeline": pipeline}}
     if pipeline == "text":
         routes["r"]["options"] = {"labels": {
             "alarm": ["a smoke or fire alarm"], "water": ["a water leak"],
             "light": ["turn the lights on or off"], "parcel": ["a parcel was delivered"]}}
     spec = {"kind": pipeline, "inbox_size": 1000, "shards": shards}
-    return lambda: running({pipeline: spec}, routes=routes,
-                           extra={"elastic": {"pinned": {pipeline: VARIANT[pipeline]}}})
+    extra: dict[str, Any] = {"elastic": {"pinned": {pipeline: VARIANT[pipeline]}}}
+    if not tuned:
+        extra["malloc_tuning"] = False
+    return lambda: running({pipeline: spec}, routes=routes, extra=extra)
+
+
+PATHS = ("bare", "edge-agent", "edge-agent, glibc defaults", "peer")
 
 
 def measure(
-    pipeline: str, n: int, window: int, repeats: int, shards: int
+    pipeline: str, n: int, window: int, repeats: int, *, shards: int, compare_malloc: bool
 ) -> dict[str, dict[str, list[float]]]:
     cache = Path(tempfile.mkdtemp(prefix="ea-e2e-"))
     model = _model_file(pipeline, cache)
     out: dict[str, dict[str, list[float]]] = {
-        k: {"per_s": [], "p50_ms": []} for k in ("bare", "edge-agent", "peer")
+        k: {"per_s": [], "p50_ms": [], "faults": []} for k in PATHS
     }
     if pipeline in NO_PEER:
         del out["peer"]
+    if not compare_malloc:
+        del out["edge-agent, glibc defaults"]
     for r in range(repeats):
-        order = [k for k in ("bare", "edge-agent", "peer") if k in out]
+        order = [k for k in PATHS if k in out]
         order = order[r % len(order) :] + order[: r % len(order)]
         for who in order:
             if who == "bare":
                 out[who]["per_s"].append(bare_loop(pipeline, model, n))
                 continue
-            ctx = _daemon(pipeline, shards)() if who == "edge-agent" else _peer(pipeline, model)
-            with ctx as bench:  # type: ignore[attr-defined]
-                client = bench.client if who == "edge-agent" else bench
-                prefix = ("edge-agent/bench/results/" if who == "edge-agent" else "peer/results/")
+            if who == "peer":
+                ctx: Any = _peer(pipeline, model)
+            else:
+                ctx = _daemon(pipeline, shards, tuned=who == "edge-agent")()
+            with ctx as bench:
+                if who == "peer":
+                    client, pid = bench
+                    prefix = "peer/results/"
+                else:
+                    client, pid, prefix = bench.client, bench.pid, "edge-agent/bench/results/"
                 driver = Driver(client, prefix)
                 driver.run(pipeline, 20, 4, f"{who}-warm{r}")
+                faults = minor_faults(pid)
                 per_s, _ = driver.run(pipeline, n, window, f"{who}-t{r}")
+                out[who]["faults"].append((minor_faults(pid) - faults) / n)
                 _, lat = driver.run(pipeline, max(50, n // 3), 1, f"{who}-l{r}")
                 out[who]["per_s"].append(per_s)
                 out[who]["p50_ms"].append(statistics.median(lat))
@@ -209,17 +225,22 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--shards", type=int, default=1, help="pipelines.<name>.shards")
+    parser.add_argument("--compare-malloc", action="store_true",
+                        help="also run the daemon with glibc's default malloc settings")
     args = parser.parse_args()
     for pipeline in args.pipelines:
-        m = measure(pipeline, args.messages, args.window, args.repeats, args.shards)
+        m = measure(pipeline, args.messages, args.window, args.repeats, shards=args.shards,
+                    compare_malloc=args.compare_malloc)
         med = {k: statistics.median(v["per_s"]) for k, v in m.items()}
         print(f"\n{pipeline} ({VARIANT[pipeline]}), {args.messages} messages, {args.window} in "
               f"flight, {args.repeats} interleaved rounds, edge-agent with {args.shards} shard(s)")
-        print("| path | answers/s min | answers/s median | p50 ms at 1 in flight (median) |")
-        print("|---|---|---|---|")
+        print("| path | answers/s min | answers/s median | p50 ms at 1 in flight (median) "
+              "| minor page faults per message |")
+        print("|---|---|---|---|---|")
         for who, v in m.items():
             p50 = f"{statistics.median(v['p50_ms']):.2f}" if v["p50_ms"] else "-"
-            print(f"| {who} | {min(v['per_s']):.0f} | {med[who]:.0f} | {p50} |")
+            faults = f"{statistics.median(v['faults']):.0f}" if v["faults"] else "-"
+            print(f"| {who} | {min(v['per_s']):.0f} | {med[who]:.0f} | {p50} | {faults} |")
         if "peer" in med:
             print(f"edge-agent / peer: {med['edge-agent'] / med['peer']:.2f} x (median)")
         print(f"edge-agent / bare loop: {med['edge-agent'] / med['bare']:.2f} x (median)")

@@ -52,6 +52,12 @@ def rss_of(pid: int) -> dict[str, int]:
     return out
 
 
+def minor_faults(pid: int) -> int:
+    """Minor page faults of a process and its threads so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[7])
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process and its threads."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -132,6 +138,7 @@ def running(
     extra: dict[str, Any] | None = None,
     broker_conf: str = "",
     argv_prefix: list[str] | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[Bench]:
     """Start mosquitto (unix socket) and the daemon with these pipelines; yield; stop both."""
     with tempfile.TemporaryDirectory(prefix="ea-bench-", ignore_cleanup_errors=True) as tmp:
@@ -163,7 +170,7 @@ def running(
 
         client.client.on_message = on_message
         client.subscribe(f"edge-agent/{DEVICE}/#")
-        daemon = DaemonProcess(cfg, root, argv_prefix=argv_prefix)
+        daemon = DaemonProcess(cfg, root, env=env, argv_prefix=argv_prefix)
         daemon.start()
         daemon.wait_online(client, f"edge-agent/{DEVICE}/status", timeout=120)
         try:

@@ -245,7 +245,8 @@ class Daemon:
             ConfigError: Invalid settings (including a non-local broker).
             ModelError: A model package or variant cannot be loaded.
         """
-        tune_allocator()
+        if self.settings.malloc_tuning:
+            tune_allocator()
         # Threads hand messages to each other and the model thread comes back from
         # invoke() (which releases the GIL) wanting it at once; with the default 5 ms
         # switch interval it waits behind a busy decode thread for up to 5 ms.

@@ -26,7 +26,6 @@ transport, and a cancelled one (shutdown during a long generation) not at all.
 from __future__ import annotations
 
 import contextlib
-import os
 import queue
 import threading
 import time
@@ -105,20 +104,6 @@ def run_payload(
     if pipeline.active_variant is None:
         raise ModelError("no variant loaded", family=pipeline.package.family)
     return pipeline.process(sample, ctx)
-
-
-_HELPER_NICE = 5
-
-
-def _yield_to_the_model_thread() -> None:
-    """Lower this (prepare or finish) thread's CPU priority a little.
-
-    The model thread is the bottleneck of a pipeline: on two cores, decoding and
-    publishing beside it only pay off if they never take its core. Linux niceness
-    is per thread, and a thread may always lower its own priority.
-    """
-    with contextlib.suppress(OSError, AttributeError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _HELPER_NICE)
 
 
 @dataclass(slots=True)
@@ -292,7 +277,6 @@ class Worker:
         return self.inbox.get(0.25)
 
     def _prepare_loop(self) -> None:
-        _yield_to_the_model_thread()
         while True:
             job = self._next_job()
             if job is _STOP:
@@ -497,7 +481,6 @@ class Worker:
     # -- finish thread -----------------------------------------------------------------------
 
     def _finish_loop(self) -> None:
-        _yield_to_the_model_thread()
         while True:
             item = self._finished.get()
             if item is _STOP:

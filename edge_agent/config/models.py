@@ -347,6 +347,11 @@ class AgentSettings(BaseSettings):
     shutdown_deadline_s: float = Field(
         default=10.0, gt=0, description="SIGTERM: time to drain inboxes before exiting."
     )
+    malloc_tuning: bool = Field(
+        default=True,
+        description="Fix glibc's mmap and trim thresholds at start so per-message buffers stay "
+        "mapped (false: glibc's adaptive defaults, which re-fault them every message).",
+    )
     broker: BrokerSettings = Field(default_factory=BrokerSettings, description="The broker.")
     privacy: PrivacySettings = Field(default_factory=PrivacySettings, description="Privacy.")
     log: LogSettings = Field(default_factory=LogSettings, description="Logging.")
