@@ -129,11 +129,11 @@ class Daemon:
         settings: AgentSettings,
         *,
         notifier: Notifier | None = None,
-        reload_source: Callable[[], AgentSettings] | None = None,  # [ops hook]
+        reload_source: Callable[[], AgentSettings] | None = None,
     ) -> None:
         self.settings = settings
-        self.reload_source = reload_source  # [ops hook] the control API's `reload`
-        self.operations: Operations | None = None  # [ops hook]
+        self.reload_source = reload_source  # the control API's `reload`
+        self.operations: Operations | None = None
         self.topics = Topics(settings.topic_prefix, settings.device_id)
         self.notifier = notifier or Notifier()
         self.stats = Stats()
@@ -267,16 +267,16 @@ class Daemon:
             if r.topic is not None
         ]
         subs.append((SYS_DROPPED, 0, 0))
-        packages = {n: e.package for n, e in self._entries.items()}  # [ops hook]
-        self.operations = Operations(self, packages)  # [ops hook]
-        subs += self.operations.subscriptions  # [ops hook] control requests, HA birth + configs
+        packages = {n: e.package for n, e in self._entries.items()}
+        self.operations = Operations(self, packages)
+        subs += self.operations.subscriptions  # control requests, HA birth and configs
         self.transport = MqttTransport(
             self.settings.broker,
             client_id=self.settings.broker.client_id or f"edge-agent-{self.settings.device_id}",
             status_topic=self.topics.status,
             subscriptions=subs,
             on_message=self._on_message,
-            on_online=self._on_online,  # [ops hook] was self._publish_details
+            on_online=self._on_online,
             password=password,
             max_outgoing=self.settings.broker.max_outgoing,
             publish_wait_s=self.settings.broker.publish_wait_s,
@@ -284,7 +284,7 @@ class Daemon:
         )
         self.publisher.transport = self.transport
         self._accepting.set()
-        self.operations.start()  # [ops hook]
+        self.operations.start()
         self.transport.start()
         self.sizing.start(self.stop_event)
         threading.Thread(target=self._stats_loop, name="stats", daemon=True).start()
@@ -310,14 +310,14 @@ class Daemon:
             self.broker_dropped = int(text) if text.isdigit() else self.broker_dropped
             ack()
             return
-        if self.operations is not None and self.operations.take(msg, ack):  # [ops hook]
+        if self.operations is not None and self.operations.take(msg, ack):
             return
         match = self.router.match(msg.topic)
         if match is None:
             self.stats.unrouted += 1
             ack()
             return
-        if self.operations is not None:  # [ops hook] a sensor's entities appear on first sight
+        if self.operations is not None:  # a sensor's HA entities appear on first sight
             self.operations.sensor_seen(match.settings.pipeline, match.sensor)
         if msg.retain and self._retained_seen(msg, match):
             ack()
@@ -382,7 +382,7 @@ class Daemon:
         entry = self._entries[job.match.settings.pipeline]
         manifest = entry.package.manifest
         model = {"family": manifest.family, "variant": variant, "task": manifest.task}
-        if self.operations is not None:  # [ops hook] a count's entity before its value
+        if self.operations is not None:  # a count's HA entity before its value
             for state in ctx.outputs.states:
                 self.operations.state_published(state.path)
         ok = self.publisher.results(job, ctx, results, pipeline=entry.name, model=model)
@@ -472,7 +472,7 @@ class Daemon:
     def _publish_details(self) -> None:
         self.publisher.publish_doc(self.topics.status_details, self.details(), retain=True)
 
-    def _on_online(self) -> None:  # [ops hook]
+    def _on_online(self) -> None:
         self._publish_details()
         if self.operations is not None:
             self.operations.on_connected()
@@ -514,7 +514,7 @@ class Daemon:
         while not self.stop_event.wait(interval):
             doc = self.stats_document()
             self.publisher.publish_doc(self.topics.stats, doc)
-            if self.operations is not None:  # [ops hook] textfile, sensor expiry
+            if self.operations is not None:  # Prometheus textfile, sensor expiry
                 self.operations.after_stats(doc)
 
     def _housekeeping(self) -> None:
@@ -578,7 +578,7 @@ class Daemon:
         self.stop_event.set()
         if self.sizing is not None:
             self.sizing.stop()
-        if self.operations is not None:  # [ops hook]
+        if self.operations is not None:
             self.operations.stop()
         if self.transport is not None:
             self._publish_details()
