@@ -26,7 +26,7 @@ $(STAMP_RUN): pyproject.toml | $(BIN)/python
 	@touch $@
 
 $(STAMP_TEST): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[demo,test]'
+	$(BIN)/pip install --quiet -e '.[demo,test,generate]'
 	@touch $@ $(STAMP_RUN)
 
 system-deps:

@@ -71,6 +71,10 @@ class Reason(enum.StrEnum):
     MODEL_UNAVAILABLE = "model_unavailable"
     INFERENCE_FAILED = "inference_failed"
     INBOX_FULL = "inbox_full"
+    PROMPT_TOO_LONG = "prompt_too_long"
+    MAX_TOKENS_TOO_LARGE = "max_tokens_too_large"
+    GENERATION_TIMEOUT = "generation_timeout"
+    STRUCTURED_OUTPUT_INVALID = "structured_output_invalid"
 
 
 class PayloadError(EdgeAgentError):

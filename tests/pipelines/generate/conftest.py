@@ -1,0 +1,74 @@
+"""Fixtures of the generate family: the built ``.litertlm`` (built once when missing) and a
+loaded pipeline shared by a module's tests (loading takes about a second)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edge_agent.pipelines.generate.options import GenerateOptions
+from edge_agent.pipelines.generate.pipeline import GeneratePipeline
+from edge_agent.runtime.manifest import ModelPackage, load_package
+
+REPO = Path(__file__).resolve().parents[3]
+FAMILY = REPO / "models" / "generate"
+VARIANT = "smollm2-135m-kv1024"
+
+
+def _build_if_missing(package: ModelPackage) -> None:
+    """Run the build command once (cached by input sha256 outside the clone)."""
+    if package.unavailable_reason(VARIANT) is None:
+        return
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "models.build.generate", "--variant", VARIANT],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"building {VARIANT} failed:\n{proc.stderr[-6000:]}")
+    sys.stderr.write(f"\nbuilt {VARIANT} in {time.monotonic() - started:.0f} s\n")
+
+
+@pytest.fixture(scope="session")
+def generate_package() -> ModelPackage:
+    """The generate family with its default variant built."""
+    pytest.importorskip("litert_lm", reason="the generate extra (make test installs it)")
+    package = load_package(FAMILY)
+    _build_if_missing(package)
+    assert package.unavailable_reason(VARIANT) is None
+    return package
+
+
+@pytest.fixture(scope="session")
+def reference() -> dict[str, Any]:
+    """Token ids from the GGUF's tokenizer and greedy answers recorded at build time."""
+    data: dict[str, Any] = json.loads((FAMILY / "reference.json").read_text("utf-8"))
+    return data
+
+
+@pytest.fixture(scope="module")
+def generate_pipeline(
+    generate_package: ModelPackage, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GeneratePipeline]:
+    """A generate pipeline with the default variant loaded (2 threads)."""
+    pipe = GeneratePipeline(
+        "generate",
+        generate_package,
+        GenerateOptions(),
+        num_threads=2,
+        cache_dir=tmp_path_factory.mktemp("generate-cache"),
+    )
+    pipe.load(VARIANT)
+    yield pipe
+    pipe.unload()
