@@ -60,7 +60,7 @@ class GenerateOptions(_Strict):
         default=64,
         ge=1,
         le=10000,
-        description="Conversation ids remembered (least recent dropped).",
+        description="Conversation ids remembered (the least recently used is forgotten).",
     )
     partial_every_tokens: int = Field(
         default=1,
@@ -81,7 +81,6 @@ class StructuredOptions(_Strict):
 
     json_schema: dict[str, Any] | None = Field(
         default=None,
-        alias="schema",
         description="JSON schema the answer must match (subset: type, properties, required, "
         "additionalProperties, enum, const, items, anyOf, min/max, min/maxLength, "
         "min/maxItems).",
@@ -107,12 +106,10 @@ class StructuredOptions(_Strict):
         "off: generate freely, then validate and retry once.",
     )
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
     @model_validator(mode="after")
     def _one_form(self) -> StructuredOptions:
         if (self.json_schema is None) == (self.intents is None):
-            raise ValueError("give exactly one of `schema` or `intents`")
+            raise ValueError("give exactly one of `json_schema` or `intents`")
         if self.intents is not None and not self.intents:
             raise ValueError("`intents` must name at least one intent")
         if self.json_schema is not None:

@@ -124,7 +124,7 @@ def ensure_venv() -> Path:
     return python
 
 
-def convert(gguf: Path, recipe: Recipe, out: Path, reference: Path) -> dict:
+def convert(gguf: Path, recipe: Recipe, out: Path, reference: Path, key: str) -> dict:
     """Run the converter in the build venv; return its wall time and peak RSS."""
     python = ensure_venv()
     with tempfile.TemporaryDirectory(prefix="edge-agent-generate-") as work:
@@ -133,9 +133,12 @@ def convert(gguf: Path, recipe: Recipe, out: Path, reference: Path) -> dict:
             "--gguf", str(gguf), "--work", work, "--out", str(out),
             "--prefill", ",".join(map(str, recipe.prefill)), "--cache", str(recipe.cache),
             "--template", str(HERE / "chat_template.jinja"), "--reference", str(reference),
+            "--identity", key,
         ]  # fmt: skip
         started = time.monotonic()
-        env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
+        # PYTHONHASHSEED=0: export_hf writes stop tokens from a set; fixed order, fixed bytes.
+        env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2",
+               "PYTHONHASHSEED": "0"}  # fmt: skip
         proc = subprocess.run(cmd, cwd=REPO, env=env, check=False, capture_output=True, text=True)  # noqa: S603
         seconds = time.monotonic() - started
     if proc.returncode != 0:
@@ -167,7 +170,7 @@ def build_variant(variant: dict, *, force: bool = False) -> dict:
         slot.mkdir(parents=True, exist_ok=True)
         partial = slot / "model.litertlm.partial"
         reference = slot / "reference.json"
-        info = convert(gguf, recipe, partial, reference)
+        info = convert(gguf, recipe, partial, reference, key)
         partial.replace(cached)
         info.update(
             input_key=key,

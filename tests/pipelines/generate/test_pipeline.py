@@ -117,17 +117,19 @@ def test_a_stop_text_cuts_the_answer(generate_pipeline: GeneratePipeline) -> Non
 
 
 def test_structured_intent_parses_against_its_schema(generate_pipeline: GeneratePipeline) -> None:
+    garage = {"intent": "lights_on", "slots": {"room": "garage"}}
+    bedroom = {"intent": "set_temperature", "slots": {"room": "bedroom", "value": 19}}
     route = GenerateRouteOptions.model_validate(
         {
             "structured": {
                 "intents": INTENTS,
                 "examples": [
-                    ["switch on the light in the garage", {"intent": "lights_on", "slots": {"room": "garage"}}],
-                    ["set the bedroom to 19 degrees", {"intent": "set_temperature", "slots": {"room": "bedroom", "value": 19}}],
+                    ["switch on the light in the garage", garage],
+                    ["set the bedroom to 19 degrees", bedroom],
                 ],
             }
         }
-    )  # fmt: skip
+    )
     for command in ("turn off the lights in the kitchen", "make the office 22 degrees"):
         [result] = generate_pipeline.process(_sample(command, max_tokens=60), _ctx(route))
         assert validate(result["json"], intents_schema(INTENTS)) is None
@@ -147,21 +149,22 @@ def test_structured_json_schema_without_constraint_validates(
     route = GenerateRouteOptions.model_validate(
         {
             "structured": {
-                "schema": schema,
+                "json_schema": schema,
                 "constrain": "off",
                 "examples": [["What is the capital of Italy?", {"answer": "Rome"}]],
             }
         }
     )
+    results, reasons = [], []
     try:
-        [result] = generate_pipeline.process(
+        results = generate_pipeline.process(
             _sample("What is the capital of France?", max_tokens=40), _ctx(route)
         )
     except PayloadError as exc:  # a 135M model may fail twice; then the reason is coded
-        assert exc.reason is Reason.STRUCTURED_OUTPUT_INVALID
-    else:
-        assert validate(result["json"], schema) is None
-        assert result["constrained"] is False
+        reasons.append(exc.reason)
+    assert reasons == [Reason.STRUCTURED_OUTPUT_INVALID] or (
+        validate(results[0]["json"], schema) is None and results[0]["constrained"] is False
+    )
 
 
 def test_a_too_long_prompt_is_rejected_with_a_reason(generate_pipeline: GeneratePipeline) -> None:
