@@ -150,17 +150,10 @@ def evaluate(variant: str, threads: int, show: bool) -> dict[str, Any]:
 
 
 def _write_manifest(rows: list[dict[str, Any]]) -> None:
-    path = FAMILY / "manifest.toml"
-    text = path.read_text()
+    from generate_manifest import write_figures
+
     for row in rows:
-        start = text.index(f'id = "{row["variant"]}"')
-        end = text.find("[[variants]]", start)
-        end = len(text) if end < 0 else end
-        block = re.sub(
-            r"^quality = .*$", f"quality = {row['quality']}", text[start:end], flags=re.M
-        )
-        text = text[:start] + block + text[end:]
-    path.write_text(text)
+        write_figures(row["variant"], {"quality": row["quality"]})
 
 
 def main() -> int:

@@ -136,8 +136,15 @@ def _runtime_run(pipe: Any, tokens: int) -> dict[str, float]:
     }
 
 
+def _cli() -> str | None:
+    """The ``litert-lm`` CLI (``pip install litert-lm==0.18.1``), or None."""
+    beside = Path(sys.executable).parent / "litert-lm"
+    return str(beside) if beside.is_file() else shutil.which("litert-lm")
+
+
 def _cli_run(path: Path, threads: int, prefill: int, tokens: int, cache: Path) -> dict[str, float]:
-    exe = shutil.which("litert-lm") or str(Path(sys.executable).parent / "litert-lm")
+    exe = _cli()
+    assert exe is not None
     cmd = [
         exe, "benchmark", str(path), "--backend", "cpu", "--cpu-thread-count", str(threads),
         "--prefill-tokens", str(prefill), "--decode-tokens", str(tokens), "--cache", "memory",
@@ -194,27 +201,19 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _write_manifest(rows: list[dict[str, Any]]) -> None:
-    path = FAMILY / "manifest.toml"
-    text = path.read_text()
+    from generate_manifest import write_figures
+
     for row in rows:
         load = row["load"]
-        values = {
-            "hard_bytes": max(0, load["anonymous"]),
-            "soft_bytes": max(0, load["file"]),
-            "peak_bytes": max(row["first_load"]["peak"], load["peak"]),
-            "latency_ms": round(1000 / row["pipeline"]["decode_tps"], 2),
-        }
-        start = text.index(f'id = "{row["variant"]}"')
-        end = text.find("[[variants]]", start)
-        end = len(text) if end < 0 else end
-        block = text[start:end]
-        for key, value in values.items():
-            if re.search(rf"^{key} = ", block, re.M):
-                block = re.sub(rf"^{key} = .*$", f"{key} = {value}", block, flags=re.M)
-            else:
-                block = block.replace("quality = ", f"{key} = {value}\nquality = ", 1)
-        text = text[:start] + block + text[end:]
-    path.write_text(text)
+        write_figures(
+            row["variant"],
+            {
+                "hard_bytes": max(0, load["anonymous"]),
+                "soft_bytes": max(0, load["file"]),
+                "peak_bytes": max(row["first_load"]["peak"], load["peak"]),
+                "latency_ms": round(1000 / row["pipeline"]["decode_tps"], 2),
+            },
+        )
 
 
 def main() -> int:
@@ -227,6 +226,9 @@ def main() -> int:
     ap.add_argument("--write-manifest", action="store_true")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.cli and _cli() is None:
+        print("litert-lm CLI not installed (pip install litert-lm==0.18.1): --cli skipped")
+        args.cli = False
     if args.child:
         print(json.dumps(child(args)))
         return 0

@@ -25,6 +25,8 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
         [PY, "benchmarks/wakeword_streams.py", "--streams", "50", "--seconds", "20"],
     ),
     ("wakeword_vad", [PY, "benchmarks/wakeword_vad.py", "--minutes", "5"]),
+    ("generate_models", [PY, "benchmarks/generate_models.py", "--rounds", "3", "--cli"]),
+    ("generate_eval", [PY, "benchmarks/generate_eval.py"]),
     (
         "elastic_memory",
         [PY, "benchmarks/elastic_memory.py"] + ([] if os.geteuid() == 0 else ["--skip-cgroup"]),

@@ -18,7 +18,7 @@ import numpy.typing as npt
 from edge_agent.errors import ModelError
 from edge_agent.runtime.page_cache import drop_page_cache
 
-__all__ = ["TFLiteModel", "TensorSpec", "file_sha256", "load_interpreter_class"]
+__all__ = ["TFLiteModel", "TensorSpec", "file_sha256", "load_interpreter_class", "verify_file"]
 
 
 class _InterpreterLike(Protocol):
@@ -59,6 +59,28 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def verify_file(
+    path: Path, sha256: str | None, *, family: str | None = None, variant: str | None = None
+) -> None:
+    """Check that a model file exists and, when ``sha256`` is given, has that digest.
+
+    Raises:
+        ModelError: Missing file or wrong checksum.
+    """
+    if not path.is_file():
+        raise ModelError("model file not found", family=family, variant=variant, path=str(path))
+    if sha256 is None:
+        return
+    actual = file_sha256(path)
+    if actual != sha256.lower():
+        raise ModelError(
+            f"sha256 mismatch: expected {sha256[:12]}…, got {actual[:12]}…",
+            family=family,
+            variant=variant,
+            path=str(path),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,17 +164,7 @@ class TFLiteModel:
         self.path = path
         self.family = family
         self.variant = variant
-        if not path.is_file():
-            raise ModelError("model file not found", family=family, variant=variant, path=str(path))
-        if sha256 is not None:
-            actual = file_sha256(path)
-            if actual != sha256.lower():
-                raise ModelError(
-                    f"sha256 mismatch: expected {sha256[:12]}…, got {actual[:12]}…",
-                    family=family,
-                    variant=variant,
-                    path=str(path),
-                )
+        verify_file(path, sha256, family=family, variant=variant)
         cls, self.runtime = load_interpreter_class()
         try:
             self._interp: _InterpreterLike = cls(model_path=str(path), num_threads=num_threads)

@@ -26,7 +26,7 @@ from typing import Any
 
 from edge_agent.errors import ModelError
 from edge_agent.runtime.backend import import_runtime
-from edge_agent.runtime.interpreter import file_sha256
+from edge_agent.runtime.interpreter import verify_file
 from edge_agent.runtime.page_cache import drop_page_cache
 
 __all__ = ["Generation", "LiteRtLmModel", "Sampling", "runtime_module"]
@@ -142,16 +142,7 @@ class LiteRtLmModel:
         self.variant = variant
         self.max_num_tokens = max_num_tokens
         self.cache_dir = cache_dir
-        if not path.is_file():
-            raise ModelError("model file not found", family=family, variant=variant, path=str(path))
-        actual = file_sha256(path)
-        if actual != sha256.lower():
-            raise ModelError(
-                f"sha256 mismatch: expected {sha256[:12]}…, got {actual[:12]}…",
-                family=family,
-                variant=variant,
-                path=str(path),
-            )
+        verify_file(path, sha256, family=family, variant=variant)
         self._lm = runtime_module(family)
         cache_dir.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
@@ -168,6 +159,7 @@ class LiteRtLmModel:
                 f"runtime rejected the model: {exc}", family=family, variant=variant, path=str(path)
             ) from exc
         self.load_s = time.perf_counter() - started
+        self._drop_stale_weight_caches()
 
     @property
     def engine(self) -> Any:
@@ -241,6 +233,21 @@ class LiteRtLmModel:
     def weight_cache_files(self) -> list[Path]:
         """XNNPACK weight cache files of this model in ``cache_dir``."""
         return sorted(self.cache_dir.glob(f"{self.path.name}_*.xnnpack_cache"))
+
+    def current_weight_cache(self) -> Path:
+        """The weight cache file of this model file as it is now.
+
+        LiteRT-LM names it ``<file name>_<mtime>_<size>.xnnpack_cache``: a rebuilt
+        model gets a new cache, and the old one (137 MB) would stay behind.
+        """
+        st = self.path.stat()
+        return self.cache_dir / f"{self.path.name}_{int(st.st_mtime)}_{st.st_size}.xnnpack_cache"
+
+    def _drop_stale_weight_caches(self) -> None:
+        current = self.current_weight_cache()
+        for stale in self.weight_cache_files():
+            if stale != current:
+                stale.unlink(missing_ok=True)
 
     def close(self) -> None:
         """Delete the engine now (not at garbage collection) and drop the files' cached pages."""

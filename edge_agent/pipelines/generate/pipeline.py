@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -90,12 +91,7 @@ class GeneratePipeline(Pipeline):
             raise ModelError("no variant loaded", family=self.package.family)
         return self._model
 
-    def load(self, variant_id: str) -> None:
-        """Load ``variant_id`` (sha256 verified), warm it with one token, then switch to it.
-
-        Raises:
-            ModelError: Unknown variant, missing or corrupt file, or a rejected model.
-        """
+    def _engine(self, variant_id: str) -> LiteRtLmModel:
         spec = self.package.variant(variant_id)
         context = self.settings.context_tokens.get(variant_id)
         if context is None:
@@ -105,7 +101,7 @@ class GeneratePipeline(Pipeline):
                 variant=variant_id,
             )
         cache = self.cache_dir or Path("/tmp/edge-agent-generate")  # noqa: S108 - fallback only
-        model = LiteRtLmModel(
+        return LiteRtLmModel(
             self.package.variant_path(variant_id),
             sha256=spec.sha256,
             num_threads=self.num_threads,
@@ -114,6 +110,27 @@ class GeneratePipeline(Pipeline):
             family=self.package.family,
             variant=variant_id,
         )
+
+    def prepare(self, variant_ids: Sequence[str]) -> None:
+        """Build each variant's XNNPACK weight cache file now, while memory is plentiful.
+
+        A first load packs the weights (peak ~380 MB for SmolLM2 here); later loads map
+        the cache file (peak ~210 MB), so a swap under memory pressure stays small.
+        """
+        for variant_id in variant_ids:
+            if variant_id == self._variant or self.package.unavailable_reason(variant_id):
+                continue
+            model = self._engine(variant_id)
+            model.close()
+        log.info("generate_variants_prepared", pipeline=self.name, variants=list(variant_ids))
+
+    def load(self, variant_id: str) -> None:
+        """Load ``variant_id`` (sha256 verified), warm it with one token, then switch to it.
+
+        Raises:
+            ModelError: Unknown variant, missing or corrupt file, or a rejected model.
+        """
+        model = self._engine(variant_id)
         warm = model.generate(_WARM_PROMPT, max_tokens=1, sampling=Sampling())
         for _ in warm:
             pass
@@ -125,7 +142,7 @@ class GeneratePipeline(Pipeline):
             "generate_variant_loaded",
             pipeline=self.name,
             variant=variant_id,
-            context_tokens=context,
+            context_tokens=model.max_num_tokens,
             load_s=round(model.load_s, 3),
         )
 

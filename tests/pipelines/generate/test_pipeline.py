@@ -242,3 +242,20 @@ def test_unloaded_pipeline_raises_model_error(generate_package: ModelPackage) ->
     pipe = GeneratePipeline("g", generate_package, GenerateOptions())
     with pytest.raises(ModelError):
         pipe.process(_sample("hi"), _ctx())
+
+
+def test_weight_cache_lives_in_the_cache_dir_and_stale_ones_go(
+    generate_package: ModelPackage, tmp_path: Path
+) -> None:
+    stale = tmp_path / "smollm2-135m-instruct-kv1024.litertlm_1_1.xnnpack_cache"
+    stale.write_bytes(b"old")
+    pipe = GeneratePipeline("g", generate_package, GenerateOptions(), cache_dir=tmp_path)
+    pipe.load(VARIANT)
+    try:
+        current = pipe.model.current_weight_cache()
+        assert current.is_file()
+        assert current.stat().st_size > 100 << 20  # XNNPACK's packed int8 weights
+        assert not stale.exists()
+    finally:
+        pipe.unload()
+    assert pipe.active_variant is None
