@@ -3,6 +3,7 @@ loaded pipeline shared by a module's tests (loading takes about a second)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -22,9 +23,12 @@ FAMILY = REPO / "models" / "generate"
 VARIANT = "smollm2-135m-kv1024"
 
 
+_BUILD_ERRORS: list[str] = []
+
+
 def _build_if_missing(package: ModelPackage) -> None:
     """Run the build command once (cached by input sha256 outside the clone)."""
-    if package.unavailable_reason(VARIANT) is None:
+    if package.unavailable_reason(VARIANT) is None or _BUILD_ERRORS:
         return
     started = time.monotonic()
     proc = subprocess.run(
@@ -36,8 +40,21 @@ def _build_if_missing(package: ModelPackage) -> None:
         check=False,
     )
     if proc.returncode != 0:
-        pytest.fail(f"building {VARIANT} failed:\n{proc.stderr[-6000:]}")
+        _BUILD_ERRORS.append(f"building {VARIANT} failed:\n{proc.stderr[-6000:]}")
+        return
     sys.stderr.write(f"\nbuilt {VARIANT} in {time.monotonic() - started:.0f} s\n")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Build the artifact before the first test when a selected test needs it.
+
+    A first build takes minutes (once per machine: it is cached by input sha256), longer
+    than the per-test timeout; here, between collection and the first test, no timeout runs.
+    """
+    if importlib.util.find_spec("litert_lm") is None:
+        return
+    if any("generate_package" in getattr(item, "fixturenames", ()) for item in session.items):
+        _build_if_missing(load_package(FAMILY))
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +63,8 @@ def generate_package() -> ModelPackage:
     pytest.importorskip("litert_lm", reason="the generate extra (make test installs it)")
     package = load_package(FAMILY)
     _build_if_missing(package)
+    if _BUILD_ERRORS:
+        pytest.fail(_BUILD_ERRORS[0])
     assert package.unavailable_reason(VARIANT) is None
     return package
 
