@@ -63,7 +63,7 @@ def _load(variant: str, threads: int, cache: Path) -> tuple[Any, dict[str, Any]]
     from edge_agent.runtime.memory import measure_load
 
     package = load_package(FAMILY)
-    opts = GenerateOptions(max_output_tokens=1024, timeout_s=600)
+    opts = GenerateOptions(max_output_tokens=1024, timeout_s=50)
     pipe = GeneratePipeline("bench", package, opts, num_threads=threads, cache_dir=cache)
     started = time.perf_counter()
     with measure_load() as mem:

@@ -43,9 +43,10 @@ class GenerateOptions(_Strict):
     timeout_s: float = Field(
         default=30.0,
         gt=0,
-        le=3600,
+        le=50,
         description="Seconds one request may take from prefill to the last token; past it "
-        "the request ends with `generation_timeout`.",
+        "the request ends with `generation_timeout` (at most 50: the daemon reports a worker "
+        "busy for over 60 s as stuck).",
     )
     history_turns: int = Field(
         default=4,
