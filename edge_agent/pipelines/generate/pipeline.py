@@ -159,8 +159,14 @@ class GeneratePipeline(Pipeline):
 
     # -- one request ---------------------------------------------------------------------------
 
-    def _fit(self, req: GenerateRequest, system: str | None, history: list[Exchange]) -> str:
-        """Render the prompt, trimming the oldest history until it fits the limits.
+    def _fit(
+        self, req: GenerateRequest, system: str | None, history: list[Exchange]
+    ) -> tuple[str, list[Exchange], int]:
+        """Render the prompt, dropping the oldest history until it fits the limits.
+
+        Returns:
+            The prompt text, the history it kept, and the tokens left for the answer
+            (``max_tokens``, or less where the context ends first).
 
         Raises:
             PayloadError: PROMPT_TOO_LONG when even the prompt alone does not fit.
@@ -171,16 +177,12 @@ class GeneratePipeline(Pipeline):
             text = render_chatml(system, history, req.prompt)
             count = len(model.tokenize(text))
             if count <= limit:
-                return text
+                return text, history, min(req.max_tokens, model.max_num_tokens - count)
             if not history:
                 raise PayloadError(
                     Reason.PROMPT_TOO_LONG, f"prompt has {count} tokens > limit {limit}"
                 )
             history = history[1:]
-
-    def _room(self, prompt_text: str, wanted: int) -> int:
-        used = len(self.model.tokenize(prompt_text))
-        return max(1, min(wanted, self.model.max_num_tokens - used))
 
     def _sink(self, ctx: RequestContext, route: GenerateRouteOptions) -> PartialSink | None:
         if not route.stream:
@@ -188,13 +190,18 @@ class GeneratePipeline(Pipeline):
         return lambda text, pieces: ctx.outputs.partial({"text": text, "tokens": pieces})
 
     def _decode(
-        self, req: GenerateRequest, ctx: RequestContext, route: GenerateRouteOptions, gen: Any
+        self,
+        req: GenerateRequest,
+        ctx: RequestContext,
+        route: GenerateRouteOptions,
+        gen: Any,
+        max_tokens: int,
     ) -> Outcome:
         return run_generation(
             gen,
             started=self._started,
             stops=[*self.settings.stop, *req.stop],
-            max_tokens=req.max_tokens,
+            max_tokens=max_tokens,
             deadline=self._started + self.opts.timeout_s,
             cancelled=self._cancelled.is_set,
             on_text=self._sink(ctx, route),
@@ -206,13 +213,12 @@ class GeneratePipeline(Pipeline):
     ) -> tuple[Outcome, dict[str, Any]]:
         history = self.history.history(req.conversation) if req.conversation else []
         with ctx.timer.stage("prepare"):
-            prompt = self._fit(req, req.system, history)
-            max_tokens = self._room(prompt, req.max_tokens)
+            prompt, _, max_tokens = self._fit(req, req.system, history)
         with ctx.timer.stage("infer"):
             gen = self.model.generate(
                 prompt, max_tokens=max_tokens, sampling=Sampling(req.temperature, req.seed)
             )
-            outcome = self._decode(req, ctx, route, gen)
+            outcome = self._decode(req, ctx, route, gen, max_tokens)
         if req.conversation:
             self.history.add(req.conversation, Exchange(req.prompt, outcome.text))
         return outcome, {}
@@ -234,12 +240,11 @@ class GeneratePipeline(Pipeline):
         why = "no attempt"
         for attempt in (1, 2):
             with ctx.timer.stage("prepare"):
-                prompt = self._fit(req, task.system, shots)
-                max_tokens = self._room(prompt, req.max_tokens)
+                prompt, kept, max_tokens = self._fit(req, task.system, shots)
             with ctx.timer.stage("infer"):
                 if task.constrain:
                     messages = [{"role": "system", "content": task.system}]
-                    for shot in shots:
+                    for shot in kept:
                         messages.append({"role": "user", "content": shot.user})
                         messages.append({"role": "assistant", "content": shot.assistant})
                     gen = self.model.generate_json(
@@ -251,7 +256,7 @@ class GeneratePipeline(Pipeline):
                     )
                 else:
                     gen = self.model.generate(prompt, max_tokens=max_tokens, sampling=sampling)
-                outcome = self._decode(req, ctx, route, gen)
+                outcome = self._decode(req, ctx, route, gen, max_tokens)
             with ctx.timer.stage("interpret"):
                 try:
                     value = extract_json(outcome.text)

@@ -259,3 +259,20 @@ def test_weight_cache_lives_in_the_cache_dir_and_stale_ones_go(
     finally:
         pipe.unload()
     assert pipe.active_variant is None
+
+
+def test_the_answer_stops_where_the_context_ends(
+    generate_package: ModelPackage, tmp_path: Path
+) -> None:
+    opts = GenerateOptions(max_prompt_tokens=1000, max_output_tokens=400)
+    pipe = GeneratePipeline("g", generate_package, opts, num_threads=2, cache_dir=tmp_path)
+    pipe.load(VARIANT)
+    try:
+        prompt = "Keep repeating the word lamp: " + "lamp " * 900
+        [result] = pipe.process(_sample(prompt, max_tokens=400), _ctx())
+    finally:
+        pipe.unload()
+    room = 1024 - result["prompt_tokens"]
+    assert 0 < room < 400
+    assert result["completion_tokens"] <= room
+    assert (result["finish_reason"] == "length") == (result["completion_tokens"] == room)
