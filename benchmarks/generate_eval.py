@@ -164,8 +164,10 @@ def main() -> int:
     ap.add_argument("--write-manifest", action="store_true")
     args = ap.parse_args()
     sys.path.insert(0, str(REPO))
+    from edge_agent.logs import configure_logging
     from edge_agent.runtime.manifest import load_package
 
+    configure_logging("warning", "console")  # the table, not one log line per answer
     ids = args.variant or [v.id for v in load_package(FAMILY).available_variants()]
     rows = [evaluate(v, args.threads, args.show) for v in ids]
     print("| variant | intents, constrained | intents, free + retry | summaries | quality |")
