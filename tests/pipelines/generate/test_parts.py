@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import sys
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -11,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from edge_agent.errors import PayloadError, Reason
+from edge_agent.errors import MissingExtraError, ModelError, PayloadError, Reason
 from edge_agent.pipelines.base import TextSample
 from edge_agent.pipelines.generate.history import ConversationStore, Exchange
 from edge_agent.pipelines.generate.options import (
@@ -23,6 +25,8 @@ from edge_agent.pipelines.generate.prompt import StopScanner, render_chatml
 from edge_agent.pipelines.generate.request import parse_request
 from edge_agent.pipelines.generate.schema import extract_json, intents_schema, validate
 from edge_agent.pipelines.generate.structured import StructuredTask
+from edge_agent.runtime.litert_lm import LiteRtLmModel, runtime_module
+from edge_agent.runtime.manifest import load_package
 
 # -- stop texts -------------------------------------------------------------------------------
 
@@ -217,3 +221,46 @@ def test_an_empty_prompt_is_rejected() -> None:
     with pytest.raises(PayloadError) as err:
         parse_request(_sample("  \n"), GenerateOptions(), GenerateRouteOptions())
     assert err.value.reason is Reason.BAD_ENVELOPE
+
+
+# -- packaging: a missing artifact, a corrupt one, a missing extra ------------------------------
+
+
+def _family_copy(tmp_path: Path) -> Path:
+    """The generate family folder without its built artifacts."""
+    src = Path(__file__).resolve().parents[3] / "models" / "generate"
+    dst = tmp_path / "generate"
+    dst.mkdir()
+    (dst / "manifest.toml").write_text((src / "manifest.toml").read_text())
+    return dst
+
+
+def test_a_missing_artifact_names_the_command_that_builds_it(tmp_path: Path) -> None:
+    package = load_package(_family_copy(tmp_path))
+    for variant in package.manifest.variants:
+        why = package.unavailable_reason(variant.id)
+        assert why == "not built: run `python -m models.build.generate`"
+    assert package.available_variants() == []
+
+
+def test_a_corrupt_artifact_is_refused_before_the_runtime_sees_it(tmp_path: Path) -> None:
+    root = _family_copy(tmp_path)
+    package = load_package(root)
+    variant = package.manifest.variants[0]
+    (root / str(variant.file)).write_bytes(b"not a model")
+    with pytest.raises(ModelError, match="sha256 mismatch"):
+        LiteRtLmModel(
+            package.variant_path(variant.id),
+            sha256=variant.sha256,
+            num_threads=1,
+            max_num_tokens=512,
+            cache_dir=tmp_path / "cache",
+        )
+
+
+def test_without_the_extra_the_error_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "litert_lm", None)  # import litert_lm -> ImportError
+    with pytest.raises(MissingExtraError) as err:
+        runtime_module("generate")
+    assert err.value.extra == "generate"
+    assert "pip install 'edge-agent[generate]'" in str(err.value)
