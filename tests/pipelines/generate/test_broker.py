@@ -25,7 +25,10 @@ def _built(generate_package: ModelPackage) -> None:
 
 
 def _start(start_daemon: Callable[..., DaemonProcess], **extra: Any) -> DaemonProcess:
+    # Pinned: the tests build only this variant, and with both built quality-first would
+    # pick kv512 (same measured quality, smaller need).
     return start_daemon(
+        elastic={"pinned": {"generate": "smollm2-135m-kv1024"}},
         pipelines={
             "faces": {"kind": "faces", "enabled": False},
             "generate": {"kind": "generate", "threads": 2, "inbox_size": 4},
