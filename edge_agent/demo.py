@@ -158,6 +158,27 @@ def _variants(details: Mapping[str, Any]) -> str:
     return ", ".join(parts) or "no pipelines"
 
 
+def _generate_status(models_dir: Path) -> str | None:
+    """One line on the generate family, which the demo does not run: how to get it going."""
+    import importlib.util
+
+    from edge_agent.errors import ModelError
+    from edge_agent.runtime.manifest import load_package
+
+    try:
+        package = load_package(models_dir / "generate")
+    except ModelError:
+        return None
+    steps = []
+    if importlib.util.find_spec("litert_lm") is None:
+        steps.append("pip install 'edge-agent[generate]'")
+    if not package.available_variants():
+        steps.append(f"build it: {package.manifest.source.build_command} (or make models)")
+    if steps:
+        return "generate (on-device LLM): not in this demo; to use it " + ", then ".join(steps)
+    return "generate (on-device LLM): built; enable it with a [pipelines.generate] route"
+
+
 def run_demo(
     files: Sequence[Path],
     *,
@@ -199,6 +220,9 @@ def run_demo(
         daemon = Daemon(settings)
         daemon.start()
         print(f"daemon: device {settings.device_id}, {_variants(daemon.details())}")
+        hint = _generate_status(models_dir)
+        if hint:
+            print(hint)
         try:
             return _publish_loop(
                 broker,

@@ -74,6 +74,10 @@ class Reason(enum.StrEnum):
     BAD_RESPONSE_TOPIC = "bad_response_topic"
     BAD_PROPERTY = "bad_property"
     TOPIC_TOO_LONG = "topic_too_long"
+    PROMPT_TOO_LONG = "prompt_too_long"
+    MAX_TOKENS_TOO_LARGE = "max_tokens_too_large"
+    GENERATION_TIMEOUT = "generation_timeout"
+    STRUCTURED_OUTPUT_INVALID = "structured_output_invalid"
 
 
 class PayloadError(EdgeAgentError):

@@ -169,7 +169,7 @@ class Worker:
         self._threads: list[threading.Thread] = []
         self.on_loaded: Callable[[Worker, str | None], None] | None = None
         self.on_unloaded_message: Callable[[Worker], None] | None = None
-        self.load_wait_s = 5.0  # least wait for a load a message woke (route wait_s if longer)
+        self.load_wait_s = pipeline.load_wait_s
         self.last_message = time.monotonic()
         self.busy_since: float | None = None
         self.unavailable: str | None = None

@@ -16,7 +16,9 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/pip" install --quiet -e '.[build]'
 export EDGE_AGENT_BUILD_CACHE="${EDGE_AGENT_BUILD_CACHE:-$HOME/.cache/edge-agent-build}"
-families="${*:-faces wakeword text objects}"
+# generate builds in its own venv (.venv-build-generate: torch + litert-torch), cached
+# by input sha256 in ${XDG_CACHE_HOME:-~/.cache}/edge-agent/generate/.
+families="${*:-faces wakeword text objects generate}"
 for family in $families; do
     echo "== building $family"
     "$VENV/bin/python" -m "models.build.$family"

@@ -1,0 +1,1 @@
+"""The ``generate`` family: a language model on the device through LiteRT-LM."""
