@@ -40,7 +40,7 @@ run: $(STAMP_RUN)
 
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check edge_agent tests benchmarks scripts
-	$(BIN)/ruff format --check edge_agent
+	$(BIN)/ruff format --check edge_agent tests benchmarks scripts models
 
 typecheck: $(STAMP_TEST)
 	$(BIN)/mypy
@@ -50,7 +50,7 @@ unit: $(STAMP_TEST)
 
 test: system-deps $(STAMP_TEST)
 	$(BIN)/ruff check edge_agent tests benchmarks scripts
-	$(BIN)/ruff format --check edge_agent
+	$(BIN)/ruff format --check edge_agent tests benchmarks scripts models
 	$(BIN)/mypy
 	$(BIN)/pytest
 

@@ -71,8 +71,12 @@ def main() -> None:
     parser.add_argument("--family", default="faces")
     parser.add_argument("--fixtures", type=Path, default=REPO / "tests/fixtures/faces")
     parser.add_argument("--formats", nargs="+", default=["JPEG", "PNG"])
-    parser.add_argument("--times", type=float, default=1.0,
-                        help="multiply the pipeline's decode_size (to compare choices)")
+    parser.add_argument(
+        "--times",
+        type=float,
+        default=1.0,
+        help="multiply the pipeline's decode_size (to compare choices)",
+    )
     args = parser.parse_args()
 
     import tempfile
@@ -89,8 +93,10 @@ def main() -> None:
     images = sorted(args.fixtures.glob("*.jpg"))
     limits = Limits()
     print(f"{args.family}: {len(images)} images enlarged to 2048 px, reduced vs full decode")
-    print(f"{'variant':<14} {'format':<5} {'decode':<9} {'same count':>10} {'min IoU':>8} "
-          f"{'max dscore':>10} {'decoded px':>11}")
+    print(
+        f"{'variant':<14} {'format':<5} {'decode':<9} {'same count':>10} {'min IoU':>8} "
+        f"{'max dscore':>10} {'decoded px':>11}"
+    )
     for variant in pipeline.package.manifest.variants:
         pipeline.load(variant.id)
         base = pipeline.decode_size
@@ -102,22 +108,35 @@ def main() -> None:
                 payload = _enlarged(path, fmt)
                 out = {}
                 for label, target in (("full", None), ("reduced", size)):
-                    sample = decode(payload, modality="image", content_type=mime,
-                                    declared_format=None, limits=limits, audio_rate=None,
-                                    image_size=target)
+                    sample = decode(
+                        payload,
+                        modality="image",
+                        content_type=mime,
+                        declared_format=None,
+                        limits=limits,
+                        audio_rate=None,
+                        image_size=target,
+                    )
                     if label == "reduced":
                         pixels.append(sample.width * sample.height)
-                    ctx = RequestContext(topic="t", sensor="s", route="r", request_id="1",
-                                         route_options=pipeline.route_options_model())
+                    ctx = RequestContext(
+                        topic="t",
+                        sensor="s",
+                        route="r",
+                        request_id="1",
+                        route_options=pipeline.route_options_model(),
+                    )
                     out[label] = _detections(pipeline.process(sample, ctx)[0])
                 ok, iou, delta = _compare(out["full"], out["reduced"])
                 same += ok
                 if ok:
                     ious.append(iou)
                     deltas.append(delta)
-            print(f"{variant.id:<14} {fmt:<5} {'x'.join(map(str, size or ())):<9} "
-                  f"{same:>4}/{len(images):<5} {min(ious, default=1):>8.3f} "
-                  f"{max(deltas, default=0):>10.3f} {int(np.median(pixels)):>11}")
+            print(
+                f"{variant.id:<14} {fmt:<5} {'x'.join(map(str, size or ())):<9} "
+                f"{same:>4}/{len(images):<5} {min(ious, default=1):>8.3f} "
+                f"{max(deltas, default=0):>10.3f} {int(np.median(pixels)):>11}"
+            )
     pipeline.unload()
 
 

@@ -31,8 +31,12 @@ from typing import Any
 import numpy as np
 from harness import FACE, REPO, Broker, TestClient, minor_faults, props, running
 
-TEXTS = [b"the smoke alarm in the kitchen is beeping", b"water is leaking under the sink",
-         b"please turn off the porch light", b"a parcel was left at the front door"]
+TEXTS = [
+    b"the smoke alarm in the kitchen is beeping",
+    b"water is leaking under the sink",
+    b"please turn off the porch light",
+    b"a parcel was left at the front door",
+]
 VARIANT = {"faces": "full-float", "text": "xl", "objects": "int8-416"}
 TOPIC = {"faces": "sensors/s/image", "text": "sensors/s/text", "objects": "sensors/s/image"}
 CTYPE = {"faces": "image/jpeg", "text": "text/plain", "objects": "image/jpeg"}
@@ -66,8 +70,13 @@ def _model_file(pipeline: str, cache: Path) -> Path:
         return package.variant_path(spec.id)
     from edge_agent.runtime.slicing import materialise
 
-    return materialise(package.root / spec.slice.base, spec.slice.widths, cache,
-                       base_sha256=spec.sha256, allowed=[192, 384, 768, 1536])
+    return materialise(
+        package.root / spec.slice.base,
+        spec.slice.widths,
+        cache,
+        base_sha256=spec.sha256,
+        allowed=[192, 384, 768, 1536],
+    )
 
 
 def bare_loop(pipeline: str, model_path: Path, n: int) -> float:
@@ -84,8 +93,10 @@ def bare_loop(pipeline: str, model_path: Path, n: int) -> float:
         interp.resize_tensor_input(inputs[0]["index"], shape)
     interp.allocate_tensors()
     rng = np.random.default_rng(0)
-    values = [rng.standard_normal(interp.get_input_details()[i]["shape"]).astype(np.float32)
-              for i in range(len(inputs))]
+    values = [
+        rng.standard_normal(interp.get_input_details()[i]["shape"]).astype(np.float32)
+        for i in range(len(inputs))
+    ]
     outs = [d["index"] for d in interp.get_output_details()]
     t0 = time.perf_counter()
     for _ in range(n):
@@ -133,8 +144,12 @@ class Driver:
             rid = f"{tag}-{i}"
             with self.lock:
                 self.sent[rid] = time.perf_counter()
-            self.client.client.publish(TOPIC[pipeline], payloads[i % len(payloads)], qos=1,
-                                       properties=props(CTYPE[pipeline], rid))
+            self.client.client.publish(
+                TOPIC[pipeline],
+                payloads[i % len(payloads)],
+                qos=1,
+                properties=props(CTYPE[pipeline], rid),
+            )
         deadline = time.monotonic() + 60
         while len(self.latency) < n and time.monotonic() < deadline:
             time.sleep(0.002)
@@ -146,9 +161,19 @@ def _peer(pipeline: str, model: Path) -> Iterator[tuple[TestClient, int]]:
     with tempfile.TemporaryDirectory(prefix="ea-peer-") as tmp:
         broker = Broker(Path(tmp))
         broker.start()
-        args = [sys.executable, str(REPO / "benchmarks/peer_script.py"), pipeline,
-                "--socket", str(broker.socket_path), "--model", str(model),
-                "--range", "full", "--family", str(REPO / "models/text")]
+        args = [
+            sys.executable,
+            str(REPO / "benchmarks/peer_script.py"),
+            pipeline,
+            "--socket",
+            str(broker.socket_path),
+            "--model",
+            str(model),
+            "--range",
+            "full",
+            "--family",
+            str(REPO / "models/text"),
+        ]
         proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = TestClient(broker.unix_url)
         try:
@@ -165,9 +190,14 @@ def _peer(pipeline: str, model: Path) -> Iterator[tuple[TestClient, int]]:
 def _daemon(pipeline: str, shards: int, tuned: bool = True) -> Callable[[], object]:
     routes = {"r": {"topic": TOPIC[pipeline], "pipeline": pipeline}}
     if pipeline == "text":
-        routes["r"]["options"] = {"labels": {
-            "alarm": ["a smoke or fire alarm"], "water": ["a water leak"],
-            "light": ["turn the lights on or off"], "parcel": ["a parcel was delivered"]}}
+        routes["r"]["options"] = {
+            "labels": {
+                "alarm": ["a smoke or fire alarm"],
+                "water": ["a water leak"],
+                "light": ["turn the lights on or off"],
+                "parcel": ["a parcel was delivered"],
+            }
+        }
     spec = {"kind": pipeline, "inbox_size": 1000, "shards": shards}
     extra: dict[str, Any] = {"elastic": {"pinned": {pipeline: VARIANT[pipeline]}}}
     if not tuned:
@@ -225,17 +255,30 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--shards", type=int, default=1, help="pipelines.<name>.shards")
-    parser.add_argument("--compare-malloc", action="store_true",
-                        help="also run the daemon with glibc's default malloc settings")
+    parser.add_argument(
+        "--compare-malloc",
+        action="store_true",
+        help="also run the daemon with glibc's default malloc settings",
+    )
     args = parser.parse_args()
     for pipeline in args.pipelines:
-        m = measure(pipeline, args.messages, args.window, args.repeats, shards=args.shards,
-                    compare_malloc=args.compare_malloc)
+        m = measure(
+            pipeline,
+            args.messages,
+            args.window,
+            args.repeats,
+            shards=args.shards,
+            compare_malloc=args.compare_malloc,
+        )
         med = {k: statistics.median(v["per_s"]) for k, v in m.items()}
-        print(f"\n{pipeline} ({VARIANT[pipeline]}), {args.messages} messages, {args.window} in "
-              f"flight, {args.repeats} interleaved rounds, edge-agent with {args.shards} shard(s)")
-        print("| path | answers/s min | answers/s median | p50 ms at 1 in flight (median) "
-              "| minor page faults per message |")
+        print(
+            f"\n{pipeline} ({VARIANT[pipeline]}), {args.messages} messages, {args.window} in "
+            f"flight, {args.repeats} interleaved rounds, edge-agent with {args.shards} shard(s)"
+        )
+        print(
+            "| path | answers/s min | answers/s median | p50 ms at 1 in flight (median) "
+            "| minor page faults per message |"
+        )
         print("|---|---|---|---|---|")
         for who, v in m.items():
             p50 = f"{statistics.median(v['p50_ms']):.2f}" if v["p50_ms"] else "-"

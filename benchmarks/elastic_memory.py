@@ -109,9 +109,14 @@ def memory_per_variant(root: Path, broker: Broker, client: TestClient) -> list[d
             assert doc["model"]["variant"] == variant.id, doc["model"]
             time.sleep(0.5)
             pid = daemon.proc.pid  # type: ignore[union-attr]
-            rows.append({"family": family, "variant": variant.id,
-                         "daemon_rss_anon": rss(pid, "RssAnon"),
-                         "daemon_rss_file": rss(pid, "RssFile")})
+            rows.append(
+                {
+                    "family": family,
+                    "variant": variant.id,
+                    "daemon_rss_anon": rss(pid, "RssAnon"),
+                    "daemon_rss_file": rss(pid, "RssFile"),
+                }
+            )
             daemon.terminate()
     return rows
 
@@ -249,8 +254,10 @@ def main() -> None:
     print(json.dumps(out))
     print("\n| family | variant | daemon RssAnon (MiB) | daemon RssFile (MiB) |\n|---|---|---|---|")
     for row in out["memory"]:
-        print(f"| {row['family']} | {row['variant']} | {row['daemon_rss_anon'] / MiB:.1f} "
-              f"| {row['daemon_rss_file'] / MiB:.1f} |")
+        print(
+            f"| {row['family']} | {row['variant']} | {row['daemon_rss_anon'] / MiB:.1f} "
+            f"| {row['daemon_rss_file'] / MiB:.1f} |"
+        )
     print("\n| swap | decision → first answer from the new variant (s) |\n|---|---|")
     for name, fig in out["swap"].items():
         print(f"| {name} | {fig['decision_to_first_answer_s']:.3f} |")

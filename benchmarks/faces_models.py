@@ -98,8 +98,13 @@ def agreement(variant: str, reference_range: str, fixtures: Path = FIXTURES) -> 
         reference = json.loads(path.with_suffix(".reference.json").read_text())[reference_range]
         with Image.open(path) as img:
             rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
-        ctx = RequestContext(topic="bench", sensor="bench", route="bench", request_id="0",
-                             route_options=FacesOptions())
+        ctx = RequestContext(
+            topic="bench",
+            sensor="bench",
+            route="bench",
+            request_id="0",
+            route_options=FacesOptions(),
+        )
         result = pipeline.process(ImageSample(rgb, "image/jpeg"), ctx)[0]
         same += int(result["count"] == reference["count"])
         found = np.array([f["box"] for f in result["faces"]], np.float32)
@@ -125,8 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description="Measure every faces variant.")
     parser.add_argument("--runs", type=int, default=200, help="timed invokes per measurement")
-    parser.add_argument("--write-manifest", action="store_true",
-                        help="write figures and preferred variants into manifest.toml")
+    parser.add_argument(
+        "--write-manifest",
+        action="store_true",
+        help="write figures and preferred variants into manifest.toml",
+    )
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from measure_model import measure_in_subprocess
@@ -150,28 +158,35 @@ def main(argv: list[str] | None = None) -> int:
         quality = agreement(variant["id"], "full")
         score = quality.count_agreement * fidelity.mean_iou
         figures[variant["id"]] = figures[variant["id"]].measured(
-            hard_bytes=int(one["hard_bytes"]), soft_bytes=int(one["soft_bytes"]),
-            latency_ms=float(one["p50_ms"]), quality=round(score, 4),
+            hard_bytes=int(one["hard_bytes"]),
+            soft_bytes=int(one["soft_bytes"]),
+            latency_ms=float(one["p50_ms"]),
+            quality=round(score, 4),
         )
         rows.append((variant["id"], one, two, fidelity, quality))
-    print("| variant | file KiB | hard MiB | soft MiB | model file RSS KiB | p50 ms 1 thr | "
-          "p50 ms 2 thr | same-range: count agreement | mean IoU | min IoU | "
-          "mean abs score diff | full-range count agreement | quality |")
+    print(
+        "| variant | file KiB | hard MiB | soft MiB | model file RSS KiB | p50 ms 1 thr | "
+        "p50 ms 2 thr | same-range: count agreement | mean IoU | min IoU | "
+        "mean abs score diff | full-range count agreement | quality |"
+    )
     print("|---" * 13 + "|")
     for vid, one, two, agree, quality in rows:
-        print(f"| {vid} | {one['file_bytes'] / 1024:.0f} | {_mib(one['hard_bytes'])} | "
-              f"{_mib(one['soft_bytes'])} | {one['model_rss_bytes'] / 1024:.0f} | "
-              f"{one['p50_ms']:.2f} | {two['p50_ms']:.2f} | "
-              f"{agree.count_agreement:.3f} ({round(agree.count_agreement * agree.images)}/"
-              f"{agree.images}) | {agree.mean_iou:.3f} | {agree.min_iou:.3f} | "
-              f"{agree.mean_score_diff:.3f} | {quality.count_agreement:.3f} | "
-              f"{quality.count_agreement * agree.mean_iou:.3f} |")
+        print(
+            f"| {vid} | {one['file_bytes'] / 1024:.0f} | {_mib(one['hard_bytes'])} | "
+            f"{_mib(one['soft_bytes'])} | {one['model_rss_bytes'] / 1024:.0f} | "
+            f"{one['p50_ms']:.2f} | {two['p50_ms']:.2f} | "
+            f"{agree.count_agreement:.3f} ({round(agree.count_agreement * agree.images)}/"
+            f"{agree.images}) | {agree.mean_iou:.3f} | {agree.min_iou:.3f} | "
+            f"{agree.mean_score_diff:.3f} | {quality.count_agreement:.3f} | "
+            f"{quality.count_agreement * agree.mean_iou:.3f} |"
+        )
     quality_first, performance_first = choose_preferred(figures)
     print(f"\npreferred: quality_first={quality_first} performance_first={performance_first}")
     if args.write_manifest:
         kept: dict[str, VariantFigures] = figures
-        text = render_manifest(manifest["source"]["wheel"], manifest["source"]["wheel_sha256"],
-                               kept)
+        text = render_manifest(
+            manifest["source"]["wheel"], manifest["source"]["wheel_sha256"], kept
+        )
         manifest_path.write_text(text, encoding="utf-8")
         print(f"wrote {manifest_path}")
     return 0

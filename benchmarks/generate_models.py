@@ -328,8 +328,10 @@ def main() -> int:
         )
     overhead = loop_overhead_us()
     slowest = min(r["runtime"]["decode_tps"] for r in rows)
-    print(f"\npipeline decode loop without a model: {overhead:.1f} us per token "
-          f"({overhead * slowest / 1e4:.3f} % of a token at {slowest:.0f} tok/s)")
+    print(
+        f"\npipeline decode loop without a model: {overhead:.1f} us per token "
+        f"({overhead * slowest / 1e4:.3f} % of a token at {slowest:.0f} tok/s)"
+    )
     print("\n" + json.dumps(rows))
     if args.write_manifest:
         _write_manifest(rows)

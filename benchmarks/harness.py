@@ -86,9 +86,7 @@ class Collector:
                 self.results[pipeline] = self.results.get(pipeline, 0) + 1
                 t0 = self.sent.pop(doc["request_id"], None)
                 if t0 is not None:
-                    self.latency.setdefault(pipeline, []).append(
-                        (time.perf_counter() - t0) * 1000
-                    )
+                    self.latency.setdefault(pipeline, []).append((time.perf_counter() - t0) * 1000)
         elif topic.endswith("/errors"):
             doc = json.loads(payload)
             with self.lock:
@@ -115,8 +113,16 @@ class Bench:
         assert self.daemon.proc is not None
         return self.daemon.proc.pid
 
-    def publish(self, topic: str, payload: bytes, content_type: str | None, rid: str,
-                *, timed: bool = True, qos: int = 1) -> None:
+    def publish(
+        self,
+        topic: str,
+        payload: bytes,
+        content_type: str | None,
+        rid: str,
+        *,
+        timed: bool = True,
+        qos: int = 1,
+    ) -> None:
         """Publish without waiting (the collector times publish → result)."""
         if timed:
             with self.collector.lock:

@@ -109,7 +109,11 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def measure(
-    path: Path, *, threads: int = 1, runs: int = 50, inputs: str = "random",
+    path: Path,
+    *,
+    threads: int = 1,
+    runs: int = 50,
+    inputs: str = "random",
     input_shape: tuple[int, ...] | None = None,
 ) -> dict[str, Any]:
     """Measure ``path`` in *this* process (call it from a fresh one).
@@ -164,8 +168,13 @@ def measure(
 
 
 def measure_in_subprocess(
-    path: Path, *, threads: int = 1, runs: int = 50, inputs: str = "random",
-    python: str | None = None, timeout_s: float = 600.0,
+    path: Path,
+    *,
+    threads: int = 1,
+    runs: int = 50,
+    inputs: str = "random",
+    python: str | None = None,
+    timeout_s: float = 600.0,
     input_shape: tuple[int, ...] | None = None,
 ) -> dict[str, Any]:
     """Measure ``path`` in a fresh Python process and return its figures.
@@ -186,14 +195,20 @@ def measure_in_subprocess(
         RuntimeError: The child failed.
     """
     cmd = [
-        python or sys.executable, str(Path(__file__).resolve()), "--child", str(path),
-        "--threads", str(threads), "--runs", str(runs), "--inputs", inputs,
+        python or sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        str(path),
+        "--threads",
+        str(threads),
+        "--runs",
+        str(runs),
+        "--inputs",
+        inputs,
     ]
     if input_shape is not None:
         cmd += ["--input-shape", ",".join(str(d) for d in input_shape)]
-    proc = subprocess.run(
-        cmd, capture_output=True, text=True, check=False, timeout=timeout_s
-    )
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=timeout_s)
     if proc.returncode != 0:
         raise RuntimeError(f"measuring {path} failed: {proc.stderr.strip()[-2000:]}")
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -206,21 +221,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("file", type=Path, help="the .tflite file")
     parser.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
     parser.add_argument("--runs", type=int, default=50, help="timed invokes (default 50)")
-    parser.add_argument("--inputs", choices=("random", "zero"), default="random",
-                        help="input values (default: seeded random)")
-    parser.add_argument("--input-shape", default=None,
-                        help="resize the first input first, e.g. 1,3,320,320")
+    parser.add_argument(
+        "--inputs",
+        choices=("random", "zero"),
+        default="random",
+        help="input values (default: seeded random)",
+    )
+    parser.add_argument(
+        "--input-shape", default=None, help="resize the first input first, e.g. 1,3,320,320"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not args.file.is_file():
         parser.error(f"no such file: {args.file}")
     shape = tuple(int(d) for d in args.input_shape.split(",")) if args.input_shape else None
     if args.child:
-        result = measure(args.file, threads=args.threads, runs=args.runs, inputs=args.inputs,
-                         input_shape=shape)
+        result = measure(
+            args.file, threads=args.threads, runs=args.runs, inputs=args.inputs, input_shape=shape
+        )
     else:
         result = measure_in_subprocess(
-            args.file, threads=args.threads, runs=args.runs, inputs=args.inputs,
+            args.file,
+            threads=args.threads,
+            runs=args.runs,
+            inputs=args.inputs,
             input_shape=shape,
         )
     print(json.dumps(result))

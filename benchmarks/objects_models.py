@@ -92,8 +92,13 @@ def detect_all(variant: str, fixtures: Path = FIXTURES) -> dict[str, list[dict[s
     for path in sorted(fixtures.glob("*.jpg")):
         with Image.open(path) as img:
             rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
-        ctx = RequestContext(topic="bench", sensor="bench", route="bench", request_id="0",
-                             route_options=ObjectsRouteOptions())
+        ctx = RequestContext(
+            topic="bench",
+            sensor="bench",
+            route="bench",
+            request_id="0",
+            route_options=ObjectsRouteOptions(),
+        )
         out[path.name] = pipeline.process(ImageSample(rgb, "image/jpeg"), ctx)[0]["objects"]
     pipeline.unload()
     return out
@@ -113,8 +118,11 @@ def score(found: Found, expected: Found) -> Score:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Measure every objects variant.")
     parser.add_argument("--runs", type=int, default=50, help="timed invokes per measurement")
-    parser.add_argument("--write-manifest", action="store_true",
-                        help="write figures and preferred variants into manifest.toml")
+    parser.add_argument(
+        "--write-manifest",
+        action="store_true",
+        help="write figures and preferred variants into manifest.toml",
+    )
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from measure_model import measure_in_subprocess
@@ -132,34 +140,47 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for variant in present:
         vid, size = variant["id"], sizes[variant["id"]]
-        one = measure_in_subprocess(FAMILY / variant["file"], threads=1, runs=args.runs,
-                                    input_shape=(1, 3, size, size))
+        one = measure_in_subprocess(
+            FAMILY / variant["file"], threads=1, runs=args.runs, input_shape=(1, 3, size, size)
+        )
         found = detect_all(vid)
         quality = score(found, labels)
         agree = score(found, reference)
         figures[vid] = figures[vid].measured(
-            hard_bytes=int(one["hard_bytes"]), soft_bytes=int(one["soft_bytes"]),
-            latency_ms=float(one["p50_ms"]), latency_p99_ms=float(one["p99_ms"]),
-            quality=round(quality.f1, 4), precision=round(quality.precision, 4),
-            recall=round(quality.recall, 4), agreement=round(agree.f1, 4))
+            hard_bytes=int(one["hard_bytes"]),
+            soft_bytes=int(one["soft_bytes"]),
+            latency_ms=float(one["p50_ms"]),
+            latency_p99_ms=float(one["p99_ms"]),
+            quality=round(quality.f1, 4),
+            precision=round(quality.precision, 4),
+            recall=round(quality.recall, 4),
+            agreement=round(agree.f1, 4),
+        )
         rows.append((vid, one, quality, agree))
-    print(f"eval set: {len(labels)} images, {sum(len(v) for v in labels.values())} labelled "
-          f"objects; agreement against {reference_id}")
-    print("| variant | file MiB | hard MiB | soft MiB | p50 ms | p99 ms | reported | matched | "
-          "precision | recall | F1 (quality) | agreement F1 |")
+    print(
+        f"eval set: {len(labels)} images, {sum(len(v) for v in labels.values())} labelled "
+        f"objects; agreement against {reference_id}"
+    )
+    print(
+        "| variant | file MiB | hard MiB | soft MiB | p50 ms | p99 ms | reported | matched | "
+        "precision | recall | F1 (quality) | agreement F1 |"
+    )
     print("|---" * 12 + "|")
     for vid, one, q, a in rows:
-        print(f"| {vid} | {one['file_bytes'] / 2**20:.1f} | {one['hard_bytes'] / 2**20:.1f} | "
-              f"{one['soft_bytes'] / 2**20:.1f} | {one['p50_ms']:.1f} | {one['p99_ms']:.1f} | "
-              f"{q.reported} | {q.matched} | {q.precision:.3f} | {q.recall:.3f} | {q.f1:.3f} | "
-              f"{a.f1:.3f} |")
+        print(
+            f"| {vid} | {one['file_bytes'] / 2**20:.1f} | {one['hard_bytes'] / 2**20:.1f} | "
+            f"{one['soft_bytes'] / 2**20:.1f} | {one['p50_ms']:.1f} | {one['p99_ms']:.1f} | "
+            f"{q.reported} | {q.matched} | {q.precision:.3f} | {q.recall:.3f} | {q.f1:.3f} | "
+            f"{a.f1:.3f} |"
+        )
     quality_first, performance_first = family.choose_preferred(figures)
     print(f"\npreferred: quality_first={quality_first} performance_first={performance_first}")
     if args.write_manifest:
         source = manifest["source"]
         files = {f["path"]: f["sha256"] for f in source["files"]}
-        text = family.render_manifest(source["wheel_sha256"], files, figures,
-                                      int(manifest["variants"][0]["parameters"]))
+        text = family.render_manifest(
+            source["wheel_sha256"], files, figures, int(manifest["variants"][0]["parameters"])
+        )
         manifest_path.write_text(text, encoding="utf-8")
         print(f"wrote {manifest_path}")
     return 0

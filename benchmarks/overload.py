@@ -86,8 +86,11 @@ def main() -> None:
         {"faces": {"kind": "faces"}, "text": {"kind": "text"}},
         routes={
             "images": {"topic": "sensors/+/image", "pipeline": "faces"},
-            "texts": {"topic": "sensors/+/text", "pipeline": "text",
-                      "options": {"labels": {"alarm": ["an alarm"], "other": ["something"]}}},
+            "texts": {
+                "topic": "sensors/+/text",
+                "pipeline": "text",
+                "options": {"labels": {"alarm": ["an alarm"], "other": ["something"]}},
+            },
         },
         extra={"elastic": {"pinned": {"faces": "full-float"}}},
     ) as bench:
@@ -100,8 +103,10 @@ def main() -> None:
     faces = stats["pipelines"]["faces"]
     answered, dropped = c.results.get("faces", 0), c.dropped
     text_lat = c.latency.get("text", [])
-    print(f"overload x{args.factor:g}: capacity {capacity:.1f} frames/s, sent {sent} frames at "
-          f"{sent / elapsed:.1f}/s for {elapsed:.0f} s, text probes every 0.5 s")
+    print(
+        f"overload x{args.factor:g}: capacity {capacity:.1f} frames/s, sent {sent} frames at "
+        f"{sent / elapsed:.1f}/s for {elapsed:.0f} s, text probes every 0.5 s"
+    )
     rows = [
         ("frames processed per second", f"{faces['processed'] / elapsed:.1f}"),
         ("frames answered (results)", answered),
@@ -109,12 +114,16 @@ def main() -> None:
         ("answered + dropped vs sent", f"{answered + dropped} / {sent}"),
         ("inbox_full error documents", c.errors.get("inbox_full", 0)),
         ("broker-side drops ($SYS)", stats["broker"].get("broker_dropped")),
-        ("publish failures / back-pressure waits",
-         f"{stats['broker']['publish_failures']} / {stats['broker']['backpressure_waits']}"),
+        (
+            "publish failures / back-pressure waits",
+            f"{stats['broker']['publish_failures']} / {stats['broker']['backpressure_waits']}",
+        ),
         ("text probes answered", f"{len(text_lat)} / {probes}"),
-        ("text probe latency p50 / p95 / max (ms)",
-         f"{percentile(text_lat, 50):.0f} / {percentile(text_lat, 95):.0f} / "
-         f"{max(text_lat, default=0):.0f}"),
+        (
+            "text probe latency p50 / p95 / max (ms)",
+            f"{percentile(text_lat, 50):.0f} / {percentile(text_lat, 95):.0f} / "
+            f"{max(text_lat, default=0):.0f}",
+        ),
     ]
     print("| measure | value |\n|---|---|")
     for name, value in rows:

@@ -77,21 +77,28 @@ class Faces:
         self.interp.set_tensor(self.inp, x[None])
         self.interp.invoke()
         raw = self.interp.get_tensor(self.boxes_out)[0]
-        scores = 1 / (1 + np.exp(-np.clip(self.interp.get_tensor(self.scores_out)[0, :, 0],
-                                          -100, 100)))
+        scores = 1 / (
+            1 + np.exp(-np.clip(self.interp.get_tensor(self.scores_out)[0, :, 0], -100, 100))
+        )
         keep = scores >= self.min_score
         cx = raw[keep, 0] / self.size + self.anchors[keep, 0]
         cy = raw[keep, 1] / self.size + self.anchors[keep, 1]
         w, h = raw[keep, 2] / self.size, raw[keep, 3] / self.size
         boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
-        faces = [{"box": [round(float(v), 4) for v in boxes[i]], "score": float(scores[keep][i])}
-                 for i in nms(boxes, scores[keep])]
+        faces = [
+            {"box": [round(float(v), 4) for v in boxes[i]], "score": float(scores[keep][i])}
+            for i in nms(boxes, scores[keep])
+        ]
         return {"count": len(faces), "faces": faces}
 
 
 class Text:
-    LABELS: ClassVar[dict[str, str]] = {"alarm": "a smoke or fire alarm", "water": "a water leak",
-              "light": "turn the lights on or off", "parcel": "a parcel was delivered"}
+    LABELS: ClassVar[dict[str, str]] = {
+        "alarm": "a smoke or fire alarm",
+        "water": "a water leak",
+        "light": "turn the lights on or off",
+        "parcel": "a parcel was delivered",
+    }
 
     def __init__(self, model: str, family: Path) -> None:
         from tokenizers import Tokenizer
@@ -157,8 +164,12 @@ def main() -> None:
         client.subscribe(f"sensors/+/{modality}", qos=1)
         client.publish("peer/status", "online", qos=1, retain=True)
 
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"peer-{args.task}",
-                         protocol=mqtt.MQTTv5, transport="unix")
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=f"peer-{args.task}",
+        protocol=mqtt.MQTTv5,
+        transport="unix",
+    )
     client.on_connect, client.on_message = on_connect, on_message
     client.connect(args.socket)
     client.loop_forever()

@@ -44,11 +44,17 @@ def main() -> None:
     face = FACE.read_bytes()
     chunks = _audio_chunks(8.0)
     stop = threading.Event()
-    texts = ["the smoke alarm in the kitchen is beeping", "turn the porch light off",
-             "water under the dishwasher", "the parcel was left at the door"]
-    bad = [("sensors/cam/image", face[:300], "image/jpeg"),
-           ("sensors/hub/text", b"\xff\xfe bad", None),
-           ("sensors/mic/audio", b"RIFF\x00\x00", "audio/wav")]
+    texts = [
+        "the smoke alarm in the kitchen is beeping",
+        "turn the porch light off",
+        "water under the dishwasher",
+        "the parcel was left at the door",
+    ]
+    bad = [
+        ("sensors/cam/image", face[:300], "image/jpeg"),
+        ("sensors/hub/text", b"\xff\xfe bad", None),
+        ("sensors/mic/audio", b"RIFF\x00\x00", "audio/wav"),
+    ]
     with running(
         {
             "faces": {"kind": "faces"},
@@ -57,9 +63,18 @@ def main() -> None:
         },
         routes={
             "images": {"topic": "sensors/+/image", "pipeline": "faces"},
-            "texts": {"topic": "sensors/+/text", "pipeline": "text",
-                      "options": {"labels": {"alarm": ["an alarm"], "light": ["lights"],
-                                             "water": ["water leak"], "parcel": ["a parcel"]}}},
+            "texts": {
+                "topic": "sensors/+/text",
+                "pipeline": "text",
+                "options": {
+                    "labels": {
+                        "alarm": ["an alarm"],
+                        "light": ["lights"],
+                        "water": ["water leak"],
+                        "parcel": ["a parcel"],
+                    }
+                },
+            },
             "audio": {"topic": "sensors/+/audio", "pipeline": "wakeword"},
         },
     ) as bench:
@@ -76,16 +91,24 @@ def main() -> None:
 
         senders = [
             lambda i: bench.publish("sensors/cam/image", face, "image/jpeg", f"i{i}"),
-            lambda i: bench.publish("sensors/hub/text", texts[i % 4].encode(), "text/plain",
-                                    f"t{i}"),
-            lambda i: bench.publish("sensors/mic/audio", chunks[i % len(chunks)],
-                                    "audio/L16;rate=16000;channels=1", f"a{i}", timed=False,
-                                    qos=0),
+            lambda i: bench.publish(
+                "sensors/hub/text", texts[i % 4].encode(), "text/plain", f"t{i}"
+            ),
+            lambda i: bench.publish(
+                "sensors/mic/audio",
+                chunks[i % len(chunks)],
+                "audio/L16;rate=16000;channels=1",
+                f"a{i}",
+                timed=False,
+                qos=0,
+            ),
             lambda i: bench.publish(*bad[i % 3], rid=f"b{i}", timed=False),
         ]
         rates = [args.images_per_s, args.texts_per_s, 50.0, 0.5]
-        threads = [threading.Thread(target=paced, args=(r, s), daemon=True)
-                   for r, s in zip(rates, senders, strict=True)]
+        threads = [
+            threading.Thread(target=paced, args=(r, s), daemon=True)
+            for r, s in zip(rates, senders, strict=True)
+        ]
         for t in threads:
             t.start()
         samples: list[tuple[float, int]] = []
@@ -105,15 +128,21 @@ def main() -> None:
     rss = np.array([s[1] for s in samples]) / MiB
     after = times >= 120.0
     slope = float(np.polyfit(times[after] / 3600, rss[after], 1)[0]) if after.sum() >= 3 else 0.0
-    print(f"soak {args.minutes:g} min: images {args.images_per_s:g}/s, texts "
-          f"{args.texts_per_s:g}/s, one 50 chunks/s audio stream, a bad payload every 2 s")
+    print(
+        f"soak {args.minutes:g} min: images {args.images_per_s:g}/s, texts "
+        f"{args.texts_per_s:g}/s, one 50 chunks/s audio stream, a bad payload every 2 s"
+    )
     print("| t (s) | RSS (MiB) |\n|---|---|")
     for t, r in zip(times, rss, strict=True):
         print(f"| {t:.0f} | {r:.1f} |")
-    print(f"\nRSS {rss[0]:.1f} -> {rss[-1]:.1f} MiB; fitted growth from minute 2: "
-          f"{slope:+.2f} MiB/h ({after.sum()} samples)")
-    print(f"answered: {collected.results}; errors by reason: {collected.errors}; "
-          f"daemon alive at the end: {alive}")
+    print(
+        f"\nRSS {rss[0]:.1f} -> {rss[-1]:.1f} MiB; fitted growth from minute 2: "
+        f"{slope:+.2f} MiB/h ({after.sum()} samples)"
+    )
+    print(
+        f"answered: {collected.results}; errors by reason: {collected.errors}; "
+        f"daemon alive at the end: {alive}"
+    )
 
 
 if __name__ == "__main__":

@@ -82,8 +82,9 @@ class _Compiled:
         self.m.run_by_index(0, *self.io)
 
 
-def _child_model(path: Path, threads: int, runs: int, tokens: list[int],
-                 weight_cache: str) -> dict[str, Any]:
+def _child_model(
+    path: Path, threads: int, runs: int, tokens: list[int], weight_cache: str
+) -> dict[str, Any]:
     import numpy as np
 
     rng = np.random.default_rng(0)
@@ -92,8 +93,9 @@ def _child_model(path: Path, threads: int, runs: int, tokens: list[int],
     else:
         import ai_edge_litert.interpreter  # noqa: F401
     anon0, file0 = _rollup()
-    model: _Interp | _Compiled = (_Compiled(path, threads, weight_cache) if weight_cache
-                                  else _Interp(path, threads))
+    model: _Interp | _Compiled = (
+        _Compiled(path, threads, weight_cache) if weight_cache else _Interp(path, threads)
+    )
 
     def prepare(t: int) -> None:
         x = (rng.standard_normal((t, _DIM)) * 0.05).astype(np.float32)
@@ -105,9 +107,14 @@ def _child_model(path: Path, threads: int, runs: int, tokens: list[int],
     first_ms = (time.perf_counter() - start) * 1000
     anon1, file1 = _rollup()
     result: dict[str, Any] = {
-        "file": str(path), "file_bytes": path.stat().st_size, "threads": threads, "runs": runs,
-        "hard_bytes": anon1 - anon0, "soft_bytes": file1 - file0,
-        "first_invoke_ms": round(first_ms, 2), "tokens_allocated": max(tokens),
+        "file": str(path),
+        "file_bytes": path.stat().st_size,
+        "threads": threads,
+        "runs": runs,
+        "hard_bytes": anon1 - anon0,
+        "soft_bytes": file1 - file0,
+        "first_invoke_ms": round(first_ms, 2),
+        "tokens_allocated": max(tokens),
         "backend": "compiled+weight-cache" if weight_cache else "interpreter",
     }
     for t in tokens:
@@ -136,8 +143,11 @@ def _child_table(root: Path, variant: str, cold: bool) -> dict[str, Any]:
     if cold:  # as after a reboot
         drop_page_cache([word], sync=True)
     labels = json.loads((root / "eval" / "labels.json").read_text(encoding="utf-8"))
-    texts = [line.split("\t", 1)[1] for line in
-             (root / "eval" / "labeled.tsv").read_text(encoding="utf-8").splitlines() if line]
+    texts = [
+        line.split("\t", 1)[1]
+        for line in (root / "eval" / "labeled.tsv").read_text(encoding="utf-8").splitlines()
+        if line
+    ]
     cache = Path(tempfile.mkdtemp(prefix="text-variants-"))
     pipe = TextPipeline("text", pkg, TextOptions(), num_threads=1, cache_dir=cache)
     pipe.load(variant)
@@ -147,17 +157,26 @@ def _child_table(root: Path, variant: str, cold: bool) -> dict[str, Any]:
     after_load = table.resident_bytes()
     opts = TextRouteOptions(labels=labels)
     for text in texts:
-        ctx = RequestContext(topic="t", sensor="s", route="eval", request_id="r",
-                             route_options=opts)
+        ctx = RequestContext(
+            topic="t", sensor="s", route="eval", request_id="r", route_options=opts
+        )
         pipe.process(TextSample(text=text, fields={}, source_format="text/plain"), ctx)
-    return {"variant": variant, "cold_page_cache": cold, "texts": len(texts),
-            "table_file_bytes": word.stat().st_size, "table_resident_after_load": after_load,
-            "table_resident_after_eval": table.resident_bytes()}
+    return {
+        "variant": variant,
+        "cold_page_cache": cold,
+        "texts": len(texts),
+        "table_file_bytes": word.stat().st_size,
+        "table_resident_after_load": after_load,
+        "table_resident_after_eval": table.resident_bytes(),
+    }
 
 
 def _spawn(args: list[str]) -> dict[str, Any]:
     proc = subprocess.run(
-        [sys.executable, __file__, "--child", *args], capture_output=True, text=True, check=False,
+        [sys.executable, __file__, "--child", *args],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"measurement failed: {proc.stderr.strip()[-2000:]}")
@@ -165,16 +184,29 @@ def _spawn(args: list[str]) -> dict[str, Any]:
     return result
 
 
-def measure_model(path: Path, *, threads: int = 1, runs: int = 50,
-                  tokens: tuple[int, ...] = (16, 64), weight_cache: bool = False) -> dict[str, Any]:
+def measure_model(
+    path: Path,
+    *,
+    threads: int = 1,
+    runs: int = 50,
+    tokens: tuple[int, ...] = (16, 64),
+    weight_cache: bool = False,
+) -> dict[str, Any]:
     """Measure one model file in a fresh subprocess (see module docstring).
 
     With ``weight_cache`` the model runs under CompiledModel with XNNPACK's weight
     cache in a temporary file; a first process fills the cache and a second one,
     which reuses it as a restarted daemon would, is measured.
     """
-    args = [str(path), "--threads", str(threads), "--runs", str(runs),
-            "--tokens", *[str(t) for t in tokens]]
+    args = [
+        str(path),
+        "--threads",
+        str(threads),
+        "--runs",
+        str(runs),
+        "--tokens",
+        *[str(t) for t in tokens],
+    ]
     if not weight_cache:
         return _spawn(args)
     with tempfile.TemporaryDirectory(prefix="xnnpack-") as tmp:
@@ -201,22 +233,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--tokens", type=int, nargs="+", default=[16, 64])
-    ap.add_argument("--weight-cache", default="",
-                    help="run under CompiledModel with this XNNPACK weight-cache file")
+    ap.add_argument(
+        "--weight-cache",
+        default="",
+        help="run under CompiledModel with this XNNPACK weight-cache file",
+    )
     ap.add_argument("--table", type=Path, help="family folder: measure the embedding table")
     ap.add_argument("--variant", default="xl")
     ap.add_argument("--warm", action="store_true", help="table mode: keep the page cache as it is")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.table is not None:
-        out = (_child_table(args.table, args.variant, not args.warm) if args.child
-               else measure_table(args.table, args.variant, cold=not args.warm))
+        out = (
+            _child_table(args.table, args.variant, not args.warm)
+            if args.child
+            else measure_table(args.table, args.variant, cold=not args.warm)
+        )
     elif args.file is not None:
         if args.child:
             out = _child_model(args.file, args.threads, args.runs, args.tokens, args.weight_cache)
         else:
-            out = measure_model(args.file, threads=args.threads, runs=args.runs,
-                                tokens=tuple(args.tokens), weight_cache=bool(args.weight_cache))
+            out = measure_model(
+                args.file,
+                threads=args.threads,
+                runs=args.runs,
+                tokens=tuple(args.tokens),
+                weight_cache=bool(args.weight_cache),
+            )
     else:
         ap.error("give a model file or --table")
     print(json.dumps(out))

@@ -12,7 +12,10 @@ from support.broker import mosquitto_path
 def _demo(*extra: str) -> str:
     proc = subprocess.run(
         [sys.executable, "-m", "edge_agent", "demo", "--rounds", "1", *extra],
-        capture_output=True, text=True, timeout=180, check=False,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout

@@ -36,8 +36,16 @@ _MANIFEST = {
     "source": {"package": "x", "version": "1", "build_command": "none"},
     "preferred": {"quality_first": "a", "performance_first": "a"},
     "variants": [
-        {"id": v, "file": f"{v}.bin", "sha256": "0", "parameters": 1, "hard_bytes": 1,
-         "soft_bytes": 1, "latency_ms": 1.0, "quality": 0.5}
+        {
+            "id": v,
+            "file": f"{v}.bin",
+            "sha256": "0",
+            "parameters": 1,
+            "hard_bytes": 1,
+            "soft_bytes": 1,
+            "latency_ms": 1.0,
+            "quality": 0.5,
+        }
         for v in ("a", "b")
     ],
 }
@@ -120,8 +128,9 @@ class _Harness:
             on_done=lambda job, timings, n: None,
         )
 
-    def _on_results(self, job: Job, ctx: RequestContext, results: list[dict[str, Any]],
-                    variant: str | None) -> bool:
+    def _on_results(
+        self, job: Job, ctx: RequestContext, results: list[dict[str, Any]], variant: str | None
+    ) -> bool:
         with self.lock:
             self.results.extend((job.request_id, r) for r in results)
         return True
@@ -131,8 +140,7 @@ class _Harness:
             self.errors.append((job.request_id, exc.reason.value))
 
     def send(self, text: str, rid: str) -> None:
-        msg = InboundMessage(topic="t/s/x", payload=text.encode(), qos=1,
-                             content_type="text/plain")
+        msg = InboundMessage(topic="t/s/x", payload=text.encode(), qos=1, content_type="text/plain")
 
         def ack() -> None:
             with self.lock:
@@ -226,5 +234,4 @@ def test_swap_while_stages_hold_messages_loses_none_and_answers_none_twice(
     assert variants[0] == "a"
     assert variants[-1] == "b"
     # Once switched, never back: every answer after the first "b" is "b".
-    assert "a" not in variants[variants.index("b"):]
-
+    assert "a" not in variants[variants.index("b") :]

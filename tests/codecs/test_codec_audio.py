@@ -201,27 +201,42 @@ def test_wav_with_inconsistent_block_align_is_malformed(wav_payload: bytes) -> N
     assert _reason(broken) is Reason.MALFORMED_AUDIO
 
 
-
 def _wav_header(rate: int, data_size: int) -> bytes:
     return (
-        b"RIFF" + struct.pack("<I", 0xFFFFFFFF) + b"WAVE"
-        + b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16)
-        + b"data" + struct.pack("<I", data_size)
+        b"RIFF"
+        + struct.pack("<I", 0xFFFFFFFF)
+        + b"WAVE"
+        + b"fmt "
+        + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16)
+        + b"data"
+        + struct.pack("<I", data_size)
     )
 
 
 def test_wav_declaring_an_hour_is_too_long_not_malformed() -> None:
     payload = _wav_header(16000, 16000 * 2 * 3600) + b"\0" * 3200
     with pytest.raises(PayloadError) as info:
-        decode(payload, modality="audio", content_type="audio/wav", declared_format=None,
-               limits=Limits(), audio_rate=None)
+        decode(
+            payload,
+            modality="audio",
+            content_type="audio/wav",
+            declared_format=None,
+            limits=Limits(),
+            audio_rate=None,
+        )
     assert info.value.reason is Reason.AUDIO_TOO_LONG
 
 
 @pytest.mark.parametrize("declared", [0, 0x7FFFFFFF, 0xFFFFFFFF])
 def test_streaming_wav_with_unknown_length_reads_to_the_end(declared: int) -> None:
     payload = _wav_header(16000, declared) + b"\x10\x00" * 1600
-    sample = decode(payload, modality="audio", content_type="audio/wav", declared_format=None,
-                    limits=Limits(), audio_rate=None)
+    sample = decode(
+        payload,
+        modality="audio",
+        content_type="audio/wav",
+        declared_format=None,
+        limits=Limits(),
+        audio_rate=None,
+    )
     assert isinstance(sample, AudioSample)
     assert len(sample.pcm) == 1600

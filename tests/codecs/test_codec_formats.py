@@ -167,9 +167,7 @@ def test_sniffed_gif_is_unsupported() -> None:
     assert info.value.reason is Reason.UNSUPPORTED_FORMAT
 
 
-@pytest.mark.parametrize(
-    ("payload", "modality"), [(b"hello", "image"), (b"\x00\x01", "audio")]
-)
+@pytest.mark.parametrize(("payload", "modality"), [(b"hello", "image"), (b"\x00\x01", "audio")])
 def test_unrecognisable_payload_is_unknown_format(payload: bytes, modality: str) -> None:
     with pytest.raises(PayloadError) as info:
         resolve_format(payload, modality=modality, content_type=None, declared_format=None)  # type: ignore[arg-type]

@@ -186,8 +186,15 @@ def test_corrupt_png_data_is_malformed(png_payload: bytes) -> None:
 def test_large_jpeg_decodes_at_reduced_scale_and_keeps_its_size() -> None:
     buf = io.BytesIO()
     Image.new("RGB", (4000, 3000), (10, 200, 30)).save(buf, "JPEG")
-    sample = decode(buf.getvalue(), modality="image", content_type="image/jpeg",
-                    declared_format=None, limits=Limits(), audio_rate=None, image_size=(400, 400))
+    sample = decode(
+        buf.getvalue(),
+        modality="image",
+        content_type="image/jpeg",
+        declared_format=None,
+        limits=Limits(),
+        audio_rate=None,
+        image_size=(400, 400),
+    )
     assert isinstance(sample, ImageSample)
     assert (sample.width, sample.height) == (500, 375)  # 1/8: fitted into 400x400 it fills it
     assert (sample.source_width, sample.source_height) == (4000, 3000)
@@ -196,8 +203,15 @@ def test_large_jpeg_decodes_at_reduced_scale_and_keeps_its_size() -> None:
 def test_large_png_decodes_in_reduced_bands_and_keeps_its_size() -> None:
     buf = io.BytesIO()
     Image.new("RGB", (3000, 900), (10, 200, 30)).save(buf, "PNG")
-    sample = decode(buf.getvalue(), modality="image", content_type="image/png",
-                    declared_format=None, limits=Limits(), audio_rate=None, image_size=(300, 300))
+    sample = decode(
+        buf.getvalue(),
+        modality="image",
+        content_type="image/png",
+        declared_format=None,
+        limits=Limits(),
+        audio_rate=None,
+        image_size=(300, 300),
+    )
     assert isinstance(sample, ImageSample)
     assert (sample.width, sample.height) == (300, 90)  # factor max(10, 3) = 10
     assert (sample.source_width, sample.source_height) == (3000, 900)
@@ -209,8 +223,14 @@ def test_full_size_decode_is_capped_by_max_decoded_pixels() -> None:
     Image.new("RGB", (3000, 3000)).save(buf, "JPEG")
     limits = Limits(image={"max_decoded_pixels": 4_000_000})
     with pytest.raises(PayloadError) as info:
-        decode(buf.getvalue(), modality="image", content_type="image/jpeg",
-               declared_format=None, limits=limits, audio_rate=None)
+        decode(
+            buf.getvalue(),
+            modality="image",
+            content_type="image/jpeg",
+            declared_format=None,
+            limits=limits,
+            audio_rate=None,
+        )
     assert info.value.reason is Reason.TOO_MANY_PIXELS
 
 
@@ -220,8 +240,15 @@ def test_exif_rotation_swaps_the_reported_source_size() -> None:
     exif[0x0112] = 6  # rotate 90
     buf = io.BytesIO()
     image.save(buf, "JPEG", exif=exif)
-    sample = decode(buf.getvalue(), modality="image", content_type="image/jpeg",
-                    declared_format=None, limits=Limits(), audio_rate=None, image_size=(400, 400))
+    sample = decode(
+        buf.getvalue(),
+        modality="image",
+        content_type="image/jpeg",
+        declared_format=None,
+        limits=Limits(),
+        audio_rate=None,
+        image_size=(400, 400),
+    )
     assert isinstance(sample, ImageSample)
     assert (sample.source_width, sample.source_height) == (2000, 4000)
     assert sample.height > sample.width

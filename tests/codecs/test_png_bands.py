@@ -16,8 +16,20 @@ from edge_agent.codecs import png_bands
 from edge_agent.codecs.png_bands import decode_reduced, read_header
 
 # (Pillow mode to save, bits) -> a PNG of that colour type and depth.
-_FORMATS = [("1", 1), ("L", 8), ("LA", 8), ("RGB", 8), ("RGBA", 8), ("P", 8), ("P", 4),
-            ("P", 2), ("P", 1), ("I;16", 16), ("L", 2), ("L", 4)]
+_FORMATS = [
+    ("1", 1),
+    ("L", 8),
+    ("LA", 8),
+    ("RGB", 8),
+    ("RGBA", 8),
+    ("P", 8),
+    ("P", 4),
+    ("P", 2),
+    ("P", 1),
+    ("I;16", 16),
+    ("L", 2),
+    ("L", 4),
+]
 
 
 def _png(mode: str, bits: int, width: int, height: int, seed: int) -> bytes:
@@ -29,8 +41,9 @@ def _png(mode: str, bits: int, width: int, height: int, seed: int) -> bytes:
     if mode == "1":
         image = Image.fromarray(gray > 128)
     elif mode == "I;16":
-        image = Image.fromarray(gray.astype(np.uint16) * 257 + rng.integers(0, 200, gray.shape,
-                                                                          dtype=np.uint16))
+        image = Image.fromarray(
+            gray.astype(np.uint16) * 257 + rng.integers(0, 200, gray.shape, dtype=np.uint16)
+        )
     elif mode == "P":
         rgb = np.stack([gray, 255 - gray, base], axis=2)
         image = Image.fromarray(rgb).quantize(colors=1 << bits)
@@ -73,8 +86,9 @@ def _small_bands(monkeypatch: pytest.MonkeyPatch) -> None:
     height=st.integers(1, 40),
     seed=st.integers(0, 10_000),
 )
-def test_bands_equal_pillow_full_decode(fmt: tuple[str, int], width: int, height: int,
-                                        seed: int) -> None:
+def test_bands_equal_pillow_full_decode(
+    fmt: tuple[str, int], width: int, height: int, seed: int
+) -> None:
     payload = _png(*fmt, width, height, seed)
     header = read_header(payload)
     assert header.supported
@@ -83,10 +97,15 @@ def test_bands_equal_pillow_full_decode(fmt: tuple[str, int], width: int, height
 
 
 @settings(max_examples=30, deadline=None)
-@given(factor=st.integers(2, 5), width=st.integers(10, 60), height=st.integers(10, 60),
-       seed=st.integers(0, 1000))
-def test_reduced_bands_are_box_means_of_the_full_decode(factor: int, width: int, height: int,
-                                                         seed: int) -> None:
+@given(
+    factor=st.integers(2, 5),
+    width=st.integers(10, 60),
+    height=st.integers(10, 60),
+    seed=st.integers(0, 1000),
+)
+def test_reduced_bands_are_box_means_of_the_full_decode(
+    factor: int, width: int, height: int, seed: int
+) -> None:
     payload = _png("RGB", 8, width, height, seed)
     full = _reference(payload).astype(np.float32)
     rows, cols = height // factor, width // factor

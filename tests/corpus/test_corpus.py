@@ -30,8 +30,10 @@ LIMIT_MIB = 128  # the README's figure for every shipped family (tests/daemon/te
 GOOD_EVERY = 5
 GOOD = {
     "image": ((HERE.parent / "fixtures/images/face.jpg").read_bytes(), "image/jpeg"),
-    "audio": ((HERE.parent / "fixtures/wakeword/okay_nabu_flite_rms.wav").read_bytes(),
-              "audio/wav"),
+    "audio": (
+        (HERE.parent / "fixtures/wakeword/okay_nabu_flite_rms.wav").read_bytes(),
+        "audio/wav",
+    ),
     "text": (b"smoke in the hallway", "text/plain"),
 }
 PIPELINE = {"image": "faces", "audio": "wakeword", "text": "text"}
@@ -44,8 +46,13 @@ def _cases() -> list[dict[str, Any]]:
 
 
 def test_corpus_file_is_current_and_large_enough() -> None:
-    done = subprocess.run([sys.executable, str(HERE / "generate.py"), "--check"],
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, str(HERE / "generate.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout
     cases = _cases()
     assert len(cases) >= 250
@@ -64,8 +71,9 @@ def _request_id(corr: bytes) -> str:
 
 def _answers(mqtt: TestClient, rid: str) -> list[Received]:
     return mqtt.matching(
-        lambda m: (m.topic == ERRORS or "/results/" in m.topic)
-        and m.json().get("request_id") == rid
+        lambda m: (
+            (m.topic == ERRORS or "/results/" in m.topic) and m.json().get("request_id") == rid
+        )
     )
 
 
@@ -102,18 +110,27 @@ def test_every_case_gets_its_answer_and_nothing_breaks(  # noqa: PLR0915 - one s
             },
             routes={
                 "images": {"topic": "sensors/+/image", "pipeline": "faces"},
-                "texts": {"topic": "sensors/+/text", "pipeline": "text",
-                          "options": {"labels": {"smoke": ["smoke or fire"],
-                                                 "light": ["lights on or off"]}}},
-                "audio": {"topic": "sensors/+/audio", "pipeline": "wakeword",
-                          "options": {"mode": "clip"}},
+                "texts": {
+                    "topic": "sensors/+/text",
+                    "pipeline": "text",
+                    "options": {
+                        "labels": {"smoke": ["smoke or fire"], "light": ["lights on or off"]}
+                    },
+                },
+                "audio": {
+                    "topic": "sensors/+/audio",
+                    "pipeline": "wakeword",
+                    "options": {"mode": "clip"},
+                },
             },
         )
         mqtt.subscribe("replies/#")
         goods: list[tuple[str, str]] = []
         for i, case in enumerate(cases):
-            corr = base64.b64decode(case["correlation_data"]) if case["correlation_data"] else (
-                case["id"].encode()
+            corr = (
+                base64.b64decode(case["correlation_data"])
+                if case["correlation_data"]
+                else (case["id"].encode())
             )
             case["rid"] = _request_id(corr)
             mqtt.publish(
@@ -129,8 +146,12 @@ def test_every_case_gets_its_answer_and_nothing_breaks(  # noqa: PLR0915 - one s
                 payload, ctype = GOOD[modality]
                 rid = f"good-{i}"
                 goods.append((rid, modality))
-                mqtt.publish(f"sensors/good/{modality}", payload, content_type=ctype,
-                             correlation_data=rid.encode())
+                mqtt.publish(
+                    f"sensors/good/{modality}",
+                    payload,
+                    content_type=ctype,
+                    correlation_data=rid.encode(),
+                )
         deadline = time.monotonic() + 180
         pending = [c["rid"] for c in cases] + [rid for rid, _ in goods]
         while pending and time.monotonic() < deadline:
@@ -165,8 +186,9 @@ def test_every_case_gets_its_answer_and_nothing_breaks(  # noqa: PLR0915 - one s
 
     # Nothing but the daemon's documents went anywhere: no reply to a refused topic.
     assert not mqtt.matching(lambda m: m.topic.startswith("rel/"))
-    assert {m.payload for m in mqtt.matching(lambda m: m.topic == "edge-agent/testdev/status")} \
-        == {b"online"}
+    assert {m.payload for m in mqtt.matching(lambda m: m.topic == "edge-agent/testdev/status")} == {
+        b"online"
+    }
     # No payload bytes in the log or in any document.
     documents = "\n".join(m.payload.decode("utf-8", "replace") for m in mqtt.messages)
     for case in cases:

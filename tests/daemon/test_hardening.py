@@ -51,9 +51,25 @@ def test_wildcard_response_topic_is_refused_and_the_pipeline_keeps_answering(
     mqtt.subscribe("rel/#")
     # The adversarial run's command line, verbatim (but for the port).
     subprocess.run(
-        ["mosquitto_pub", "-V", "mqttv5", "-q", "1", "-p", str(broker.port), "-t",
-         "sensors/x/text", "-m", "smoke", "-D", "publish", "response-topic", "rel/+/x"],
-        check=True, timeout=10,
+        [
+            "mosquitto_pub",
+            "-V",
+            "mqttv5",
+            "-q",
+            "1",
+            "-p",
+            str(broker.port),
+            "-t",
+            "sensors/x/text",
+            "-m",
+            "smoke",
+            "-D",
+            "publish",
+            "response-topic",
+            "rel/+/x",
+        ],
+        check=True,
+        timeout=10,
     )
     error = mqtt.wait_for(lambda m: m.topic == ERRORS, timeout=30)[0].json()
     assert error["reason"] == "bad_response_topic"
@@ -98,8 +114,11 @@ def test_bad_seq_property_is_bad_property_not_inference_failed(
     )
     chunk = b"\x00\x01" * 320
     mqtt.publish(
-        "sensors/mic/audio", chunk, content_type="audio/L16;rate=16000;channels=1",
-        user_properties=[("stream", "s1"), ("seq", seq)], correlation_data=b"bad-seq",
+        "sensors/mic/audio",
+        chunk,
+        content_type="audio/L16;rate=16000;channels=1",
+        user_properties=[("stream", "s1"), ("seq", seq)],
+        correlation_data=b"bad-seq",
     )
     error = mqtt.wait_for(lambda m: m.topic == ERRORS, timeout=30)[0].json()
     assert error["reason"] == "bad_property"
@@ -162,8 +181,10 @@ def test_retained_input_is_answered_once_across_broker_restarts(
             if last:
                 # The daemon's own count: the retained text plus one live text per round.
                 stats = client.wait_for(
-                    lambda m: m.topic == "edge-agent/testdev/stats"
-                    and m.json()["pipelines"].get("text", {}).get("processed") == 1 + rounds,
+                    lambda m: (
+                        m.topic == "edge-agent/testdev/stats"
+                        and m.json()["pipelines"].get("text", {}).get("processed") == 1 + rounds
+                    ),
                     timeout=30,
                 )[-1].json()
                 assert stats["pipelines"]["text"]["published"] == 1 + rounds
@@ -180,8 +201,14 @@ def test_retained_input_is_ignored_when_the_route_says_so(
     mqtt.publish("sensors/x/text", b"stale retained text", retain=True, correlation_data=b"old")
     start_daemon(
         **TEXT_ONLY,
-        routes={"texts": {"topic": "sensors/+/text", "pipeline": "text", "retained": "ignore",
-                          "options": {"labels": {"a": ["alpha"], "b": ["beta"]}}}},
+        routes={
+            "texts": {
+                "topic": "sensors/+/text",
+                "pipeline": "text",
+                "retained": "ignore",
+                "options": {"labels": {"a": ["alpha"], "b": ["beta"]}},
+            }
+        },
     )
     _good_text_is_answered(mqtt, "fresh")
     assert not mqtt.matching(lambda m: m.topic == TEXT_RESULT and m.json()["request_id"] == "old")
@@ -228,8 +255,10 @@ def test_drops_inside_the_broker_show_in_the_daemon_stats(
             sender.publish("sensors/x/text", f"text {i}".encode())
         os.kill(daemon.proc.pid, signal.SIGCONT)
         stats = watcher.wait_for(
-            lambda m: m.topic == "edge-agent/testdev/stats"
-            and (m.json()["broker"].get("broker_dropped") or 0) >= 50,
+            lambda m: (
+                m.topic == "edge-agent/testdev/stats"
+                and (m.json()["broker"].get("broker_dropped") or 0) >= 50
+            ),
             timeout=30,
         )[-1].json()
         assert stats["broker"]["receive_maximum"] == window

@@ -60,16 +60,27 @@ def test_huge_declared_images_are_answered_inside_the_documented_limit(
             },
             routes={
                 "images": {"topic": "sensors/+/image", "pipeline": "faces"},
-                "texts": {"topic": "sensors/+/text", "pipeline": "text",
-                          "options": {"labels": {"a": ["alpha"], "b": ["beta"]}}},
+                "texts": {
+                    "topic": "sensors/+/text",
+                    "pipeline": "text",
+                    "options": {"labels": {"a": ["alpha"], "b": ["beta"]}},
+                },
                 "audio": {"topic": "sensors/+/audio", "pipeline": "wakeword"},
             },
         )
         for i in range(3):
-            mqtt.publish("sensors/cam/image", jpeg, content_type="image/jpeg",
-                         correlation_data=f"jpeg-{i}".encode())
-            mqtt.publish("sensors/cam/image", png, content_type="image/png",
-                         correlation_data=f"png-{i}".encode())
+            mqtt.publish(
+                "sensors/cam/image",
+                jpeg,
+                content_type="image/jpeg",
+                correlation_data=f"jpeg-{i}".encode(),
+            )
+            mqtt.publish(
+                "sensors/cam/image",
+                png,
+                content_type="image/png",
+                correlation_data=f"png-{i}".encode(),
+            )
         results = mqtt.wait_for(
             lambda m: m.topic == "edge-agent/testdev/results/faces/cam", count=6, timeout=120
         )

@@ -23,9 +23,11 @@ def test_swaps_while_the_stages_hold_messages_lose_none_and_repeat_none(
     start_daemon: Callable[..., DaemonProcess], mqtt: TestClient
 ) -> None:
     start_daemon(
-        pipelines={"faces": {"kind": "faces", "inbox_size": 500},
-                   "text": {"kind": "text", "enabled": False},
-                   "wakeword": {"kind": "wakeword", "enabled": False}},
+        pipelines={
+            "faces": {"kind": "faces", "inbox_size": 500},
+            "text": {"kind": "text", "enabled": False},
+            "wakeword": {"kind": "wakeword", "enabled": False},
+        },
         elastic={"hold_s": 0.0, "check_interval_s": 0.3},
     )
     face = FACE.read_bytes()
@@ -51,9 +53,11 @@ def test_swaps_while_the_stages_hold_messages_lose_none_and_repeat_none(
 def test_kill_minus_9_mid_stream_loses_nothing_and_answers_nothing_twice(
     start_daemon: Callable[..., DaemonProcess], mqtt: TestClient
 ) -> None:
-    pipelines = {"faces": {"kind": "faces", "inbox_size": 200},
-                 "text": {"kind": "text", "enabled": False},
-                 "wakeword": {"kind": "wakeword", "enabled": False}}
+    pipelines = {
+        "faces": {"kind": "faces", "inbox_size": 200},
+        "text": {"kind": "text", "enabled": False},
+        "wakeword": {"kind": "wakeword", "enabled": False},
+    }
     daemon = start_daemon(pipelines=pipelines)
     face = FACE.read_bytes()
     sent = [f"k{i}" for i in range(60)]

@@ -114,13 +114,15 @@ def make_root() -> Path:
     (root / "run").mkdir()
     subprocess.run(
         ["mount", "-t", "tmpfs", "-o", "size=16m,mode=0755", "tmpfs", str(root / "run")],
-        check=True, timeout=10,
+        check=True,
+        timeout=10,
     )
     return root
 
 
 def remove_root(root: Path) -> None:
     """Undo :func:`make_root` (the tmpfs first)."""
-    subprocess.run(["umount", "-l", str(root / "run")], capture_output=True, check=False,
-                   timeout=10)
+    subprocess.run(
+        ["umount", "-l", str(root / "run")], capture_output=True, check=False, timeout=10
+    )
     shutil.rmtree(root, ignore_errors=True)

@@ -31,15 +31,23 @@ from deploy_support import (
 ANSIBLE = Path(os.environ.get("EDGE_AGENT_ANSIBLE_VENV", "/work/venvs/ansible")) / "bin"
 PLAYBOOK = REPO / "deploy/ansible/playbook.yml"
 IGNORE = shutil.ignore_patterns(
-    ".git", ".venv*", ".hypothesis", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache",
+    ".git",
+    ".venv*",
+    ".hypothesis",
+    "__pycache__",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
     "tests",
 )
 
 
 def ansible_playbook() -> str:
     beside = Path(sys.executable).parent / "ansible-playbook"  # the test venv (ansible-core)
-    found = shutil.which("ansible-playbook") or (str(beside) if beside.exists() else None) or (
-        str(ANSIBLE / "ansible-playbook") if (ANSIBLE / "ansible-playbook").exists() else None
+    found = (
+        shutil.which("ansible-playbook")
+        or (str(beside) if beside.exists() else None)
+        or (str(ANSIBLE / "ansible-playbook") if (ANSIBLE / "ansible-playbook").exists() else None)
     )
     if found is None:
         pytest.skip(

@@ -46,17 +46,54 @@ def test_queued_message_survives_a_broker_restart_and_stays_off_the_disk(
     added = add_sensor("persist-cam", files)
     assert added.password is not None
     password = (installed.etc / "broker-password").read_text(encoding="utf-8")
-    daemon = ["--unix", str(installed.socket), "-u", "edge-agent", "-P", password,
-              "-i", "persist-daemon", "-V", "mqttv5", "-x", "3600", "-c"]
-    sensor = ["-h", "127.0.0.1", "-p", str(installed.port), "-u", "persist-cam",
-              "-P", added.password]
+    daemon = [
+        "--unix",
+        str(installed.socket),
+        "-u",
+        "edge-agent",
+        "-P",
+        password,
+        "-i",
+        "persist-daemon",
+        "-V",
+        "mqttv5",
+        "-x",
+        "3600",
+        "-c",
+    ]
+    sensor = [
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(installed.port),
+        "-u",
+        "persist-cam",
+        "-P",
+        added.password,
+    ]
     proc = _start(installed)
     try:
         # The daemon's persistent session exists, then it goes away.
-        subprocess.run(["mosquitto_sub", *daemon, "-q", "1", "-t", "sensors/#", "-W", "1"],
-                       capture_output=True, timeout=10, check=False)
-        subprocess.run(["mosquitto_pub", *sensor, "-q", "1", "-t", "sensors/persist-cam/text",
-                        "-m", "queued-while-away"], check=True, timeout=10)
+        subprocess.run(
+            ["mosquitto_sub", *daemon, "-q", "1", "-t", "sensors/#", "-W", "1"],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+        subprocess.run(
+            [
+                "mosquitto_pub",
+                *sensor,
+                "-q",
+                "1",
+                "-t",
+                "sensors/persist-cam/text",
+                "-m",
+                "queued-while-away",
+            ],
+            check=True,
+            timeout=10,
+        )
     finally:
         _stop(proc)
     assert (run_dir / "mosquitto.db").is_file()
@@ -66,7 +103,10 @@ def test_queued_message_survives_a_broker_restart_and_stays_off_the_disk(
         time.sleep(0.3)
         got = subprocess.run(
             ["mosquitto_sub", *daemon, "-q", "1", "-t", "sensors/#", "-C", "1", "-W", "5"],
-            capture_output=True, text=True, timeout=15, check=False,
+            capture_output=True,
+            text=True,
+            timeout=15,
+            check=False,
         )
     finally:
         _stop(proc)

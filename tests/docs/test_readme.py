@@ -12,8 +12,9 @@ README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
 
 def test_config_reference_matches_the_models() -> None:
-    block = re.search(r"<!-- config-reference:start -->\n(.*?)<!-- config-reference:end -->",
-                      README, re.S)
+    block = re.search(
+        r"<!-- config-reference:start -->\n(.*?)<!-- config-reference:end -->", README, re.S
+    )
     assert block is not None
     assert block.group(1) == reference_markdown(), "run scripts/update-readme.py"
 

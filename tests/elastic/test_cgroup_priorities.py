@@ -50,7 +50,9 @@ class Hog:
     def __init__(self, group: MemoryCgroup, folder: Path) -> None:
         self.proc = subprocess.Popen(
             [str(wrapper_into(group, folder)), sys.executable, "-c", HOG],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
 
     def step(self, mib: int) -> None:
@@ -137,13 +139,23 @@ def test_families_give_way_in_priority_order_and_come_back(  # noqa: PLR0915 - o
             routes={
                 "images": {"topic": "sensors/+/image", "pipeline": "faces"},
                 "snapshots": {"topic": "sensors/+/snapshot", "pipeline": "objects"},
-                "texts": {"topic": "sensors/+/text", "pipeline": "text",
-                          "options": {"labels": {"alarm": ["an alarm"], "other": ["else"]}}},
-                "audio": {"topic": "sensors/+/audio", "pipeline": "wakeword",
-                          "options": {"mode": "clip"}},
+                "texts": {
+                    "topic": "sensors/+/text",
+                    "pipeline": "text",
+                    "options": {"labels": {"alarm": ["an alarm"], "other": ["else"]}},
+                },
+                "audio": {
+                    "topic": "sensors/+/audio",
+                    "pipeline": "wakeword",
+                    "options": {"mode": "clip"},
+                },
             },
-            elastic={"check_interval_s": 0.3, "hold_s": 2.0, "cgroup_reserve_bytes": reserve,
-                     "idle_unload_s": 3600.0},
+            elastic={
+                "check_interval_s": 0.3,
+                "hold_s": 2.0,
+                "cgroup_reserve_bytes": reserve,
+                "idle_unload_s": 3600.0,
+            },
         )
         traffic = Traffic(mqtt)
         traffic.thread.start()
@@ -187,8 +199,7 @@ def test_families_give_way_in_priority_order_and_come_back(  # noqa: PLR0915 - o
     # Order of giving way: nothing of a higher priority changed before every lower one
     # was unloaded.
     changes = {f: _first_change(history, f) for f in PRIORITY}
-    unloaded = {f: next((i for i, h in enumerate(history) if h[f] is None), None)
-                for f in PRIORITY}
+    unloaded = {f: next((i for i, h in enumerate(history) if h[f] is None), None) for f in PRIORITY}
     for high, rank in PRIORITY.items():
         if changes[high] is None:
             continue
@@ -198,13 +209,18 @@ def test_families_give_way_in_priority_order_and_come_back(  # noqa: PLR0915 - o
                 assert unloaded[low] <= changes[high], (high, low, changes, unloaded)
     # Coming back: every family's first load after the squeeze, highest priority first.
     bottom = max(i for i, h in enumerate(history) if h["text"] is None)
-    reloads = {f: next((i for i, h in enumerate(history[bottom:]) if h[f] is not None), 0)
-               for f in PRIORITY}
+    reloads = {
+        f: next((i for i, h in enumerate(history[bottom:]) if h[f] is not None), 0)
+        for f in PRIORITY
+    }
     assert reloads["wakeword"] <= reloads["faces"] <= reloads["text"], reloads
     assert reloads["objects"] <= reloads["text"], reloads
     # Every request answered exactly once: a result, or model_unavailable while held off.
-    wrong = {rid: [d.get("reason", "result") for d in docs]
-             for rid, docs in answers.items() if len(docs) != 1}
+    wrong = {
+        rid: [d.get("reason", "result") for d in docs]
+        for rid, docs in answers.items()
+        if len(docs) != 1
+    }
     assert not wrong, wrong
     reasons = {d.get("reason") for docs in answers.values() for d in docs if "reason" in d}
     assert reasons <= {"model_unavailable"}, reasons

@@ -24,8 +24,11 @@ RESERVE = 64 * MiB
 def faces() -> FamilyProfile:
     return FamilyProfile(
         "faces",
-        (VariantOption("small", 10 * MiB, 1.0, 0.7), VariantOption("mid", 30 * MiB, 3.0, 0.85),
-         VariantOption("big", 80 * MiB, 9.0, 0.95)),
+        (
+            VariantOption("small", 10 * MiB, 1.0, 0.7),
+            VariantOption("mid", 30 * MiB, 3.0, 0.85),
+            VariantOption("big", 80 * MiB, 9.0, 0.95),
+        ),
         quality_first="big",
     )
 
@@ -73,12 +76,21 @@ class Recorder:
 def make(
     probe: FakeProbe, *profiles: FamilyProfile, clock: FakeClock | None = None, **kw: Any
 ) -> tuple[SizingController, Recorder, threading.Event]:
-    base: dict[str, Any] = {"reserve_bytes": RESERVE, "hold_s": 30.0, "step_up_margin": 0.0,
-                            "step_up_margin_bytes": 0, "idle_unload_s": None}
+    base: dict[str, Any] = {
+        "reserve_bytes": RESERVE,
+        "hold_s": 30.0,
+        "step_up_margin": 0.0,
+        "step_up_margin_bytes": 0,
+        "idle_unload_s": None,
+    }
     base.update(kw)
     rec, stop = Recorder(), threading.Event()
     ctl = SizingController(
-        probe, SizingPolicy(ElasticSettings(**base)), profiles or (faces(),), rec, stop,
+        probe,
+        SizingPolicy(ElasticSettings(**base)),
+        profiles or (faces(),),
+        rec,
+        stop,
         clock=clock or FakeClock(),
     )
     return ctl, rec, stop
@@ -125,7 +137,9 @@ def test_every_decision_is_logged_with_budget_and_need() -> None:
         ctl.tick()
     events = [e for e in logs if e["event"] == "sizing_decision"]
     assert [(e["family"], e["from"], e["to"], e["reason"]) for e in events] == [
-        ("faces", None, "big", "fits"), ("text", None, "t-big", "fits")]
+        ("faces", None, "big", "fits"),
+        ("text", None, "t-big", "fits"),
+    ]
     assert events[0]["budget"] == 500 * MiB
     assert events[0]["need"] == 80 * MiB
 
@@ -240,8 +254,10 @@ def test_loads_go_highest_priority_first_and_frees_lowest_first() -> None:
     from edge_agent.elastic.settings import ElasticSettings
 
     applied: list[tuple[str, str | None]] = []
-    small = [FamilyProfile(n, (VariantOption("v", 10 * MiB, 1.0, 0.5),), quality_first="v")
-             for n in ("low", "mid", "high")]
+    small = [
+        FamilyProfile(n, (VariantOption("v", 10 * MiB, 1.0, 0.5),), quality_first="v")
+        for n in ("low", "mid", "high")
+    ]
 
     class Probe:
         def __init__(self, free: int) -> None:
@@ -252,8 +268,11 @@ def test_loads_go_highest_priority_first_and_frees_lowest_first() -> None:
 
     probe = Probe(1000 * MiB)
     controller = SizingController(
-        probe, SizingPolicy(ElasticSettings(reserve_bytes=0, hold_s=0.0, idle_unload_s=None)),
-        small, lambda family, to, d: applied.append((family, to)), threading.Event(),
+        probe,
+        SizingPolicy(ElasticSettings(reserve_bytes=0, hold_s=0.0, idle_unload_s=None)),
+        small,
+        lambda family, to, d: applied.append((family, to)),
+        threading.Event(),
         families={"low": FamilyConfig(10), "mid": FamilyConfig(50), "high": FamilyConfig(90)},
     )
     controller.tick()

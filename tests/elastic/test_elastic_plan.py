@@ -16,8 +16,11 @@ MiB = 1024**2
 def faces() -> FamilyProfile:
     return FamilyProfile(
         "faces",
-        (VariantOption("small", 10 * MiB, 1.0, 0.7), VariantOption("mid", 30 * MiB, 3.0, 0.85),
-         VariantOption("big", 80 * MiB, 9.0, 0.95)),
+        (
+            VariantOption("small", 10 * MiB, 1.0, 0.7),
+            VariantOption("mid", 30 * MiB, 3.0, 0.85),
+            VariantOption("big", 80 * MiB, 9.0, 0.95),
+        ),
         quality_first="big",
     )
 
@@ -42,8 +45,11 @@ def test_plan_says_when_nothing_fits() -> None:
 
 def test_plan_from_a_snapshot_explains_the_budget() -> None:
     snap = MemorySnapshot(
-        mem_total=4096 * MiB, mem_available=1024 * MiB, cgroup_version=2,
-        cgroup_limit=200 * MiB, cgroup_usage=150 * MiB,
+        mem_total=4096 * MiB,
+        mem_available=1024 * MiB,
+        cgroup_version=2,
+        cgroup_limit=200 * MiB,
+        cgroup_usage=150 * MiB,
     )
     settings = ElasticSettings(reserve_bytes="64MiB", cgroup_reserve_bytes=0)
     out = plan([faces()], settings, snapshot=snap)
@@ -89,8 +95,11 @@ def test_need_counts_a_share_of_soft_bytes() -> None:
 
 def test_plan_keeps_the_cgroup_reserve_free() -> None:
     snap = MemorySnapshot(
-        mem_total=4096 * MiB, mem_available=1024 * MiB, cgroup_version=2,
-        cgroup_limit=200 * MiB, cgroup_usage=150 * MiB,
+        mem_total=4096 * MiB,
+        mem_available=1024 * MiB,
+        cgroup_version=2,
+        cgroup_limit=200 * MiB,
+        cgroup_usage=150 * MiB,
     )
     settings = ElasticSettings(reserve_bytes="64MiB", cgroup_reserve_bytes="24MiB")
     out = plan([faces()], settings, snapshot=snap)
@@ -106,8 +115,10 @@ def test_plan_for_a_board_uses_its_assumed_budget() -> None:
     first = out.splitlines()[0]
     assert "224.0 MiB" in first
     assert "Raspberry Pi Zero 2 W" in first
-    assert BOARDS["pi5-8gb"].budget_bytes > BOARDS["pi4-2gb"].budget_bytes > (
-        BOARDS["pi-zero-2w"].budget_bytes
+    assert (
+        BOARDS["pi5-8gb"].budget_bytes
+        > BOARDS["pi4-2gb"].budget_bytes
+        > (BOARDS["pi-zero-2w"].budget_bytes)
     )
 
 

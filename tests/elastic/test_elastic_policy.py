@@ -46,16 +46,24 @@ def text() -> FamilyProfile:
 
 def settings(**kw: Any) -> ElasticSettings:
     base: dict[str, Any] = {
-        "hold_s": 30.0, "step_up_margin": 0.0, "step_up_margin_bytes": 5 * MiB,
-        "idle_unload_s": None, "pressure_cooldown_s": 10.0, "psi_threshold": 10.0,
+        "hold_s": 30.0,
+        "step_up_margin": 0.0,
+        "step_up_margin_bytes": 5 * MiB,
+        "idle_unload_s": None,
+        "pressure_cooldown_s": 10.0,
+        "psi_threshold": 10.0,
     }
     base.update(kw)
     return ElasticSettings(**base)
 
 
 def once(
-    policy: SizingPolicy, budget: int, *fams: FamilyInput, now: float = 0.0,
-    state: PolicyState | None = None, pressure: PressureSignal | None = None,
+    policy: SizingPolicy,
+    budget: int,
+    *fams: FamilyInput,
+    now: float = 0.0,
+    state: PolicyState | None = None,
+    pressure: PressureSignal | None = None,
 ) -> tuple[tuple[Decision, ...], PolicyState]:
     """One tick where ``budget`` is the whole model budget (free = budget - held)."""
     held = sum(f.held for f in fams)
@@ -143,8 +151,12 @@ def test_step_up_needs_the_margin() -> None:
 
 def test_psi_above_threshold_steps_down_one_rung() -> None:
     policy = SizingPolicy(settings())
-    (d,), _ = once(policy, 500 * MiB, FamilyInput(faces(), current="big"),
-                   pressure=PressureSignal(psi_some_avg10=25.0))
+    (d,), _ = once(
+        policy,
+        500 * MiB,
+        FamilyInput(faces(), current="big"),
+        pressure=PressureSignal(psi_some_avg10=25.0),
+    )
     assert (d.to_variant, d.reason) == ("mid", R.PRESSURE)
 
 
@@ -152,17 +164,23 @@ def test_pressure_steps_wait_for_the_cooldown() -> None:
     policy = SizingPolicy(settings(pressure_cooldown_s=10.0))
     p = PressureSignal(psi_some_avg10=25.0)
     _, st = once(policy, 500 * MiB, FamilyInput(faces(), current="big"), now=0.0, pressure=p)
-    (d2,), st = once(policy, 500 * MiB, FamilyInput(faces(), current="mid"), now=5.0,
-                     state=st, pressure=p)
-    (d3,), _ = once(policy, 500 * MiB, FamilyInput(faces(), current="mid"), now=10.0,
-                    state=st, pressure=p)
+    (d2,), st = once(
+        policy, 500 * MiB, FamilyInput(faces(), current="mid"), now=5.0, state=st, pressure=p
+    )
+    (d3,), _ = once(
+        policy, 500 * MiB, FamilyInput(faces(), current="mid"), now=10.0, state=st, pressure=p
+    )
     assert (d2.to_variant, d2.reason) == ("mid", R.PRESSURE)
     assert (d3.to_variant, d3.reason) == ("small", R.PRESSURE)
 
 
 def test_pressure_at_the_smallest_keeps_it() -> None:
-    (d,), _ = once(SizingPolicy(settings()), 500 * MiB, FamilyInput(faces(), current="small"),
-                   pressure=PressureSignal(psi_some_avg10=99.0))
+    (d,), _ = once(
+        SizingPolicy(settings()),
+        500 * MiB,
+        FamilyInput(faces(), current="small"),
+        pressure=PressureSignal(psi_some_avg10=99.0),
+    )
     assert (d.to_variant, d.reason) == ("small", R.PRESSURE_AT_SMALLEST)
 
 
@@ -170,8 +188,9 @@ def test_a_rise_in_memory_events_high_is_pressure() -> None:
     policy = SizingPolicy(settings())
     fam = FamilyInput(faces(), current="big")
     (d1,), st = once(policy, 500 * MiB, fam, pressure=PressureSignal(events_high=4))
-    (d2,), _ = once(policy, 500 * MiB, fam, now=5.0, state=st,
-                    pressure=PressureSignal(events_high=5))
+    (d2,), _ = once(
+        policy, 500 * MiB, fam, now=5.0, state=st, pressure=PressureSignal(events_high=5)
+    )
     assert d1.reason is R.FITS  # the first reading is a baseline
     assert (d2.to_variant, d2.reason) == ("mid", R.PRESSURE)
 
@@ -198,8 +217,12 @@ def test_pinned_that_cannot_fit_runs_nothing() -> None:
 
 def test_pinned_ignores_pressure() -> None:
     policy = SizingPolicy(settings(pinned={"faces": "big"}))
-    (d,), _ = once(policy, 500 * MiB, FamilyInput(faces(), current="big"),
-                   pressure=PressureSignal(psi_some_avg10=90.0))
+    (d,), _ = once(
+        policy,
+        500 * MiB,
+        FamilyInput(faces(), current="big"),
+        pressure=PressureSignal(psi_some_avg10=90.0),
+    )
     assert (d.to_variant, d.reason) == ("big", R.PINNED)
 
 
@@ -237,15 +260,17 @@ def test_reload_after_an_over_budget_unload_waits_for_the_hold_time() -> None:
 
 
 def test_earlier_families_get_their_preference_first() -> None:
-    (d_faces, d_text), _ = once(SizingPolicy(settings()), 110 * MiB,
-                                FamilyInput(faces()), FamilyInput(text()))
+    (d_faces, d_text), _ = once(
+        SizingPolicy(settings()), 110 * MiB, FamilyInput(faces()), FamilyInput(text())
+    )
     assert (d_faces.to_variant, d_text.to_variant) == ("big", "t-small")
 
 
 def test_later_families_keep_a_seat() -> None:
     # Greedy without seats would give faces "big" (80) and leave text 15 MiB: nothing.
-    (d_faces, d_text), _ = once(SizingPolicy(settings()), 95 * MiB,
-                                FamilyInput(faces()), FamilyInput(text()))
+    (d_faces, d_text), _ = once(
+        SizingPolicy(settings()), 95 * MiB, FamilyInput(faces()), FamilyInput(text())
+    )
     assert (d_faces.to_variant, d_text.to_variant) == ("mid", "t-big")
 
 
@@ -278,24 +303,34 @@ def test_transient_fit_is_false_when_free_memory_cannot_hold_both() -> None:
 
 def test_lower_priority_is_unloaded_before_a_higher_one_loses_quality() -> None:
     # The same budget as test_later_families_keep_a_seat, but text ranks lower.
-    (d_faces, d_text), _ = once(SizingPolicy(settings()), 95 * MiB,
-                                FamilyInput(faces(), priority=80), FamilyInput(text(), priority=70))
+    (d_faces, d_text), _ = once(
+        SizingPolicy(settings()),
+        95 * MiB,
+        FamilyInput(faces(), priority=80),
+        FamilyInput(text(), priority=70),
+    )
     assert (d_faces.to_variant, d_text.to_variant) == ("big", None)
     assert d_text.reason is R.OVER_BUDGET
 
 
 def test_priority_decides_the_order_not_the_config() -> None:
     # text listed first but ranked higher than faces... and decisions stay in input order.
-    (d_text, d_faces), _ = once(SizingPolicy(settings()), 95 * MiB,
-                                FamilyInput(text(), priority=90), FamilyInput(faces(), priority=10))
+    (d_text, d_faces), _ = once(
+        SizingPolicy(settings()),
+        95 * MiB,
+        FamilyInput(text(), priority=90),
+        FamilyInput(faces(), priority=10),
+    )
     assert (d_text.family, d_faces.family) == ("text", "faces")
     assert (d_text.to_variant, d_faces.to_variant) == ("t-big", "mid")
 
 
 def test_lower_priority_steps_down_first_under_a_shrinking_budget() -> None:
     policy = SizingPolicy(settings())
-    fams = (FamilyInput(faces(), current="big", priority=80),
-            FamilyInput(text(), current="t-big", priority=70))
+    fams = (
+        FamilyInput(faces(), current="big", priority=80),
+        FamilyInput(text(), current="t-big", priority=70),
+    )
     (d_faces, d_text), _ = once(policy, 120 * MiB, *fams)
     assert (d_faces.to_variant, d_text.to_variant) == ("big", "t-small")
 
@@ -304,8 +339,9 @@ def test_on_demand_family_is_not_loaded_before_its_first_message() -> None:
     policy = SizingPolicy(settings(idle_unload_s=600.0))
     (d,), _ = once(policy, 500 * MiB, FamilyInput(text(), on_demand=True, last_activity=None))
     assert (d.to_variant, d.reason) == (None, R.ON_DEMAND)
-    (d,), _ = once(policy, 500 * MiB, FamilyInput(text(), on_demand=True, last_activity=1.0),
-                   now=2.0)
+    (d,), _ = once(
+        policy, 500 * MiB, FamilyInput(text(), on_demand=True, last_activity=1.0), now=2.0
+    )
     assert (d.to_variant, d.reason) == ("t-big", R.FITS)
 
 
@@ -322,8 +358,10 @@ def test_a_family_idle_timeout_overrides_the_settings() -> None:
 def _peaky() -> FamilyProfile:
     return FamilyProfile(
         "gen",
-        (VariantOption("small", 100 * MiB, 10.0, 0.5, peak_bytes=150 * MiB),
-         VariantOption("big", 300 * MiB, 20.0, 0.8, peak_bytes=900 * MiB)),
+        (
+            VariantOption("small", 100 * MiB, 10.0, 0.5, peak_bytes=150 * MiB),
+            VariantOption("big", 300 * MiB, 20.0, 0.8, peak_bytes=900 * MiB),
+        ),
         quality_first="big",
     )
 
@@ -346,4 +384,3 @@ def test_transient_fit_counts_the_load_peak() -> None:
     (d,), _ = once(SizingPolicy(settings(hold_s=0.0)), 2000 * MiB, fam)
     assert d.to_variant == "big"
     assert d.transient_fits  # 1900 MiB free holds the 900 MiB peak beside small
-

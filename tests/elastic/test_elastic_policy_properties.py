@@ -37,7 +37,8 @@ def profiles(draw: st.DrawFn, name: str = "fam") -> FamilyProfile:
         for i in range(n)
     )
     return FamilyProfile(
-        name, variants,
+        name,
+        variants,
         quality_first=draw(st.sampled_from([v.id for v in variants])),
         quality_floor=draw(st.floats(min_value=0.0, max_value=1.0)),
     )
@@ -71,7 +72,8 @@ ticks = st.lists(
         psi=st.one_of(st.none(), st.floats(min_value=0.0, max_value=100.0)),
         fill=st.floats(min_value=0.0, max_value=1.0),
     ),
-    min_size=1, max_size=40,
+    min_size=1,
+    max_size=40,
 )
 
 
@@ -107,8 +109,10 @@ def quality(profile: FamilyProfile, vid: str | None) -> float:
 def test_chosen_variants_always_fit_the_budget(
     fams: list[FamilyProfile], cfg: ElasticSettings, series: list[Tick]
 ) -> None:
-    fams = [FamilyProfile(f"f{i}", f.variants, f.quality_first, f.quality_floor)
-            for i, f in enumerate(fams)]
+    fams = [
+        FamilyProfile(f"f{i}", f.variants, f.quality_first, f.quality_floor)
+        for i, f in enumerate(fams)
+    ]
     for _, tick, decisions in simulate(SizingPolicy(cfg), fams, series):
         total = 0
         for d, f in zip(decisions, fams, strict=True):
@@ -159,17 +163,24 @@ def test_no_step_up_before_the_hold_time(
     st.floats(min_value=0.0, max_value=10.0),
 )
 def test_a_budget_wobbling_inside_the_margin_never_flaps(
-    profile: FamilyProfile, mode: str, low_margin: tuple[int, int],
-    wobble: list[float], hold_s: float,
+    profile: FamilyProfile,
+    mode: str,
+    low_margin: tuple[int, int],
+    wobble: list[float],
+    hold_s: float,
 ) -> None:
     low_mib, margin_mib = low_margin
     cfg = ElasticSettings(
-        mode=mode, hold_s=hold_s, step_up_margin=0.0, step_up_margin_bytes=margin_mib * MiB,
+        mode=mode,
+        hold_s=hold_s,
+        step_up_margin=0.0,
+        step_up_margin_bytes=margin_mib * MiB,
         idle_unload_s=None,
     )
     low = low_mib * MiB
-    series = [Tick(dt=5.0, budget=low + int(w * margin_mib * MiB), psi=None, fill=0.0)
-              for w in wobble]
+    series = [
+        Tick(dt=5.0, budget=low + int(w * margin_mib * MiB), psi=None, fill=0.0) for w in wobble
+    ]
     changes = 0
     for _, _, (d,) in simulate(SizingPolicy(cfg), [profile], series):
         assert d.reason is not R.STEP_UP
@@ -190,7 +201,7 @@ def test_pressure_steps_down_at_once(
     fam = FamilyInput(profile, current=current.id)
     inputs = PolicyInputs(0.0, 10_000 * MiB, (fam,), PressureSignal(psi_some_avg10=psi))
     (d,) = policy.decide(inputs, PolicyState()).decisions
-    smaller = [v for v in lad[lad.index(current) + 1:] if v.need_bytes < current.need_bytes]
+    smaller = [v for v in lad[lad.index(current) + 1 :] if v.need_bytes < current.need_bytes]
     if smaller:
         assert d.reason is R.PRESSURE
         assert d.to_variant is not None
@@ -220,20 +231,25 @@ def ranked(draw: st.DrawFn) -> list[tuple[FamilyProfile, int]]:
     fams = []
     for i in range(n):
         p = draw(profiles())
-        fams.append((FamilyProfile(f"f{i}", p.variants, p.quality_first, p.quality_floor),
-                     prios[i]))
+        fams.append(
+            (FamilyProfile(f"f{i}", p.variants, p.quality_first, p.quality_floor), prios[i])
+        )
     return fams
 
 
-def _fresh(policy: SizingPolicy, fams: list[tuple[FamilyProfile, int]],
-           budget: int) -> dict[str, str | None]:
+def _fresh(
+    policy: SizingPolicy, fams: list[tuple[FamilyProfile, int]], budget: int
+) -> dict[str, str | None]:
     inputs = PolicyInputs(0.0, budget, tuple(FamilyInput(p, priority=r) for p, r in fams))
     return {d.family: d.to_variant for d in policy.decide(inputs, PolicyState()).decisions}
 
 
 @settings(max_examples=300, deadline=None)
-@given(ranked(), st.integers(min_value=0, max_value=800),
-       st.sampled_from(["quality-first", "performance-first"]))
+@given(
+    ranked(),
+    st.integers(min_value=0, max_value=800),
+    st.sampled_from(["quality-first", "performance-first"]),
+)
 def test_higher_priority_never_loses_quality_while_a_lower_one_is_loaded(
     fams: list[tuple[FamilyProfile, int]], budget_mib: int, mode: str
 ) -> None:
@@ -281,8 +297,13 @@ def test_a_wobbling_budget_does_not_flap_with_priorities(
     fams: list[tuple[FamilyProfile, int]], low_margin: tuple[int, int], wobble: list[float]
 ) -> None:
     low_mib, margin_mib = low_margin
-    cfg = ElasticSettings(mode="quality-first", hold_s=30.0, step_up_margin=0.0,
-                          step_up_margin_bytes=margin_mib * MiB, idle_unload_s=None)
+    cfg = ElasticSettings(
+        mode="quality-first",
+        hold_s=30.0,
+        step_up_margin=0.0,
+        step_up_margin_bytes=margin_mib * MiB,
+        idle_unload_s=None,
+    )
     policy = SizingPolicy(cfg)
     current: dict[str, str | None] = {p.family: None for p, _ in fams}
     left: dict[str, set[str]] = {p.family: set() for p, _ in fams}

@@ -22,10 +22,16 @@ def _proc(
     root: Path, cgroup: str, *, psi: str | None = None, available_kb: int = 2_000_000
 ) -> Path:
     proc = root / "proc"
-    _write(proc / "meminfo", f"MemTotal:        4000000 kB\nMemFree:  100 kB\n"
-                             f"MemAvailable:    {available_kb} kB\nCached: 5 kB\n")
-    _write(proc / "self" / "status", "Name:\tpython\nVmRSS:\t 3000 kB\nRssAnon:\t 1000 kB\n"
-                                     "RssFile:\t 2000 kB\nRssShmem:\t 0 kB\n")
+    _write(
+        proc / "meminfo",
+        f"MemTotal:        4000000 kB\nMemFree:  100 kB\n"
+        f"MemAvailable:    {available_kb} kB\nCached: 5 kB\n",
+    )
+    _write(
+        proc / "self" / "status",
+        "Name:\tpython\nVmRSS:\t 3000 kB\nRssAnon:\t 1000 kB\n"
+        "RssFile:\t 2000 kB\nRssShmem:\t 0 kB\n",
+    )
     _write(proc / "self" / "cgroup", cgroup)
     if psi is not None:
         _write(proc / "pressure" / "memory", psi)
@@ -45,8 +51,11 @@ def v1_tree(tmp_path: Path) -> MemoryProbe:
     d = cg / "memory" / "svc" / "edge"
     _write(d / "memory.limit_in_bytes", f"{512 * MiB}\n")
     _write(d / "memory.usage_in_bytes", f"{300 * MiB}\n")
-    _write(d / "memory.stat", f"cache 1000\ninactive_file 1\ntotal_inactive_file {100 * MiB}\n"
-                              f"hierarchical_memory_limit {V1_UNLIMITED}\n")
+    _write(
+        d / "memory.stat",
+        f"cache 1000\ninactive_file 1\ntotal_inactive_file {100 * MiB}\n"
+        f"hierarchical_memory_limit {V1_UNLIMITED}\n",
+    )
     _write(d / "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n")
     return MemoryProbe(proc_root=proc, cgroup_root=cg)
 
@@ -61,8 +70,10 @@ def v2_tree(tmp_path: Path) -> MemoryProbe:
     _write(own / "memory.current", f"{250 * MiB}\n")
     _write(own / "memory.stat", f"anon 1\nfile 2\ninactive_file {50 * MiB}\n")
     _write(own / "memory.events", "low 0\nhigh 7\nmax 1\noom 3\noom_kill 1\n")
-    _write(own / "memory.pressure", "some avg10=1.50 avg60=0 avg300=0 total=1\n"
-                                    "full avg10=0.25 avg60=0 avg300=0 total=1\n")
+    _write(
+        own / "memory.pressure",
+        "some avg10=1.50 avg60=0 avg300=0 total=1\nfull avg10=0.25 avg60=0 avg300=0 total=1\n",
+    )
     _write(cg / "system.slice" / "memory.max", "max\n")
     _write(cg / "system.slice" / "memory.current", f"{900 * MiB}\n")
     return MemoryProbe(proc_root=proc, cgroup_root=cg)

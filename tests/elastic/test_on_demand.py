@@ -75,8 +75,15 @@ def test_a_waiting_route_keeps_the_message_until_memory_returns(
 ) -> None:
     daemon = start_daemon(
         pipelines={**TEXT_ONLY, "text": {"kind": "text"}},
-        routes={"texts": {"topic": "sensors/+/text", "pipeline": "text", "when_unloaded": "wait",
-                          "wait_s": 60, "options": {"labels": {"a": ["alpha"], "b": ["beta"]}}}},
+        routes={
+            "texts": {
+                "topic": "sensors/+/text",
+                "pipeline": "text",
+                "when_unloaded": "wait",
+                "wait_s": 60,
+                "options": {"labels": {"a": ["alpha"], "b": ["beta"]}},
+            }
+        },
         elastic={"reserve_bytes": "100TiB", "hold_s": 0.0, "check_interval_s": 0.3},
     )
     mqtt.publish("sensors/hub/text", b"alpha please", correlation_data=b"patient")
@@ -98,8 +105,15 @@ def test_a_waiting_route_answers_model_unavailable_after_wait_s(
 ) -> None:
     start_daemon(
         pipelines={**TEXT_ONLY, "text": {"kind": "text"}},
-        routes={"texts": {"topic": "sensors/+/text", "pipeline": "text", "when_unloaded": "wait",
-                          "wait_s": 2, "options": {"labels": {"a": ["alpha"]}}}},
+        routes={
+            "texts": {
+                "topic": "sensors/+/text",
+                "pipeline": "text",
+                "when_unloaded": "wait",
+                "wait_s": 2,
+                "options": {"labels": {"a": ["alpha"]}},
+            }
+        },
         elastic={"reserve_bytes": "100TiB", "check_interval_s": 0.3},
     )
     t0 = time.monotonic()

@@ -67,5 +67,3 @@ def test_daemon_reports_ready_watchdog_and_stopping(
     assert any(m.startswith("READY=1") for m in got)
     daemon.terminate()
     assert "STOPPING=1" in "\n".join(_receive_until(sock, "STOPPING=1"))
-
-

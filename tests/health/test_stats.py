@@ -20,7 +20,9 @@ def test_errors_by_reason() -> None:
     stats.error("faces", "too_large")
     stats.error("faces", "malformed_image")
     assert stats.snapshot()["pipelines"]["faces"]["errors"] == {
-        "too_large": 2, "malformed_image": 1}
+        "too_large": 2,
+        "malformed_image": 1,
+    }
 
 
 def test_process_memory_reads_rss() -> None:

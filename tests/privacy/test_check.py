@@ -202,16 +202,23 @@ def test_persistence_on_tmpfs_is_not_a_finding(tmp_path: Path) -> None:
     codes = {f.code for f in check_broker(read_mosquitto_conf(conf), mounts)}
     assert "broker-persistence" not in codes
     conf.write_text("persistence true\npersistence_location /var/lib/mosquitto/\n")
-    found = [f for f in check_broker(read_mosquitto_conf(conf), mounts)
-             if f.code == "broker-persistence"]
+    found = [
+        f for f in check_broker(read_mosquitto_conf(conf), mounts) if f.code == "broker-persistence"
+    ]
     assert [f.severity for f in found] == [Severity.MEDIUM]
     assert "/var/lib/mosquitto/" in found[0].message
 
 
 @pytest.mark.parametrize(
     ("location", "expected"),
-    [("/run/mosquitto", True), ("/run/mosquitto/", True), ("/var/run/x", False),
-     ("/dev/shm/m/", True), ("/srv/data/", False), ("/mnt/ram/q", True)],
+    [
+        ("/run/mosquitto", True),
+        ("/run/mosquitto/", True),
+        ("/var/run/x", False),
+        ("/dev/shm/m/", True),
+        ("/srv/data/", False),
+        ("/mnt/ram/q", True),
+    ],
 )
 def test_ram_filesystem_is_read_from_the_mount_table(
     tmp_path: Path, location: str, expected: bool

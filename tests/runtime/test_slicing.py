@@ -42,8 +42,10 @@ def nested(package: Any) -> tuple[Path, str]:
 def references() -> dict[tuple[int, ...], npt.NDArray[np.float32]]:
     """Direct-export embeddings by width vector."""
     with np.load(TEXT / "eval" / "direct_reference.npz") as z:
-        return {tuple(int(x) for x in w): e.astype(np.float32)
-                for w, e in zip(z["widths"], z["embeddings"], strict=True)}
+        return {
+            tuple(int(x) for x in w): e.astype(np.float32)
+            for w, e in zip(z["widths"], z["embeddings"], strict=True)
+        }
 
 
 def _embed(path: Path, texts: list[str]) -> npt.NDArray[np.float32]:
@@ -53,8 +55,11 @@ def _embed(path: Path, texts: list[str]) -> npt.NDArray[np.float32]:
     tok = Tokenizer.from_file(str(TEXT / pipe["tokenizer"]))
     tok.no_padding()
     tok.enable_truncation(128)
-    table = EmbeddingTable(TEXT / pipe["word_embeddings"], TEXT / pipe["word_scales"],
-                           TEXT / pipe["position_embeddings"])
+    table = EmbeddingTable(
+        TEXT / pipe["word_embeddings"],
+        TEXT / pipe["word_scales"],
+        TEXT / pipe["position_embeddings"],
+    )
     model = TFLiteModel(path)
     out = []
     for enc in tok.encode_batch(texts):
@@ -85,7 +90,10 @@ def test_references_cover_three_vectors_with_a_mix(
 @pytest.mark.slow
 @pytest.mark.parametrize("index", [0, 1, 2, 3])
 def test_sliced_model_matches_direct_export(
-    index: int, nested: tuple[Path, str], references: dict[tuple[int, ...], Any], tmp_path: Path,
+    index: int,
+    nested: tuple[Path, str],
+    references: dict[tuple[int, ...], Any],
+    tmp_path: Path,
 ) -> None:
     vectors = sorted(references)
     if index >= len(vectors):

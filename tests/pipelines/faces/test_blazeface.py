@@ -133,8 +133,9 @@ def test_weighted_nms_stops_at_max_detections() -> None:
 
 
 def test_weighted_nms_of_nothing_is_empty() -> None:
-    empty = Detections(np.zeros((0, 4), np.float32), np.zeros((0, 6, 2), np.float32),
-                       np.zeros((0,), np.float32))
+    empty = Detections(
+        np.zeros((0, 4), np.float32), np.zeros((0, 6, 2), np.float32), np.zeros((0,), np.float32)
+    )
     out = weighted_nms(empty, 0.3, 10)
     assert len(out) == 0
     assert out.keypoints.shape == (0, 6, 2)
@@ -210,10 +211,17 @@ def test_letterbox_samples_without_anti_aliasing() -> None:
     assert pixels.max() == 0
 
 
-@given(src_w=st.integers(1, 300), src_h=st.integers(1, 300), dst=st.sampled_from([8, 128, 192]),
-       value=st.integers(0, 255))
+@given(
+    src_w=st.integers(1, 300),
+    src_h=st.integers(1, 300),
+    dst=st.sampled_from([8, 128, 192]),
+    value=st.integers(0, 255),
+)
 def test_letterbox_of_a_flat_image_is_flat_inside_and_filled_outside(
-    src_w: int, src_h: int, dst: int, value: int,
+    src_w: int,
+    src_h: int,
+    dst: int,
+    value: int,
 ) -> None:
     pixels, box = letterbox(np.full((src_h, src_w, 3), value, np.uint8), dst, dst, fill=value)
     assert pixels.shape == (dst, dst, 3)
@@ -228,11 +236,18 @@ def test_letterbox_at_scale_one_is_the_identity() -> None:
 
 
 @given(
-    src_w=st.integers(1, 4000), src_h=st.integers(1, 4000), dst=st.sampled_from([128, 192, 256]),
-    x=st.floats(0.0, 1.0), y=st.floats(0.0, 1.0),
+    src_w=st.integers(1, 4000),
+    src_h=st.integers(1, 4000),
+    dst=st.sampled_from([128, 192, 256]),
+    x=st.floats(0.0, 1.0),
+    y=st.floats(0.0, 1.0),
 )
 def test_letterbox_mapping_round_trips(
-    src_w: int, src_h: int, dst: int, x: float, y: float,
+    src_w: int,
+    src_h: int,
+    dst: int,
+    x: float,
+    y: float,
 ) -> None:
     box = Letterbox.fit(src_w, src_h, dst, dst)
     back = box.to_source(box.to_input(np.array([x, y])))

@@ -19,15 +19,25 @@ def figures() -> dict[str, object]:
     """The JSON printed for the short-range int8 variant with 2 threads."""
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), str(MODEL), "--threads", "2", "--runs", "5"],
-        capture_output=True, text=True, check=True, timeout=120,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
     )
     result: dict[str, object] = json.loads(proc.stdout)
     return result
 
 
 def test_reports_every_documented_field(figures: dict[str, object]) -> None:
-    assert {"file_bytes", "hard_bytes", "soft_bytes", "model_rss_bytes", "p50_ms", "p90_ms",
-            "threads"} <= set(figures)
+    assert {
+        "file_bytes",
+        "hard_bytes",
+        "soft_bytes",
+        "model_rss_bytes",
+        "p50_ms",
+        "p90_ms",
+        "threads",
+    } <= set(figures)
 
 
 def test_file_bytes_is_the_file_size(figures: dict[str, object]) -> None:
@@ -52,7 +62,12 @@ def test_the_model_file_is_mapped_not_copied(figures: dict[str, object]) -> None
 
 
 def test_a_missing_file_is_an_error() -> None:
-    proc = subprocess.run([sys.executable, str(SCRIPT), str(REPO / "missing.tflite")],
-                          capture_output=True, text=True, check=False, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), str(REPO / "missing.tflite")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert proc.returncode != 0
     assert "no such file" in proc.stderr

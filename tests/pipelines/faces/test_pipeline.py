@@ -21,8 +21,14 @@ from edge_agent.runtime.manifest import load_package
 REPO = Path(__file__).resolve().parents[3]
 FIXTURES = REPO / "tests" / "fixtures" / "faces"
 FAMILY = REPO / "models" / "faces"
-KEYPOINTS = ["right_eye", "left_eye", "nose_tip", "mouth_center", "right_ear_tragion",
-             "left_ear_tragion"]
+KEYPOINTS = [
+    "right_eye",
+    "left_eye",
+    "nose_tip",
+    "mouth_center",
+    "right_ear_tragion",
+    "left_ear_tragion",
+]
 
 
 def _image(name: str) -> ImageSample:
@@ -31,8 +37,13 @@ def _image(name: str) -> ImageSample:
 
 
 def _ctx() -> RequestContext:
-    return RequestContext(topic="sensors/cam1/image", sensor="cam1", route="r",
-                          request_id="1", route_options=FacesOptions())
+    return RequestContext(
+        topic="sensors/cam1/image",
+        sensor="cam1",
+        route="r",
+        request_id="1",
+        route_options=FacesOptions(),
+    )
 
 
 def _pipeline(options: FacesOptions | None = None, root: Path = FAMILY) -> FacesPipeline:
@@ -53,9 +64,15 @@ def test_every_manifest_sha256_matches_its_file() -> None:
         assert file_sha256(package.variant_path(variant.id)) == variant.sha256
 
 
-@pytest.mark.parametrize(("variant", "size"), [
-    ("short-float", 128), ("short-int8", 128), ("full-float", 192), ("full-int8", 192),
-])
+@pytest.mark.parametrize(
+    ("variant", "size"),
+    [
+        ("short-float", 128),
+        ("short-int8", 128),
+        ("full-float", 192),
+        ("full-int8", 192),
+    ],
+)
 def test_each_variant_loads_with_its_input_size(variant: str, size: int) -> None:
     pipeline = _pipeline()
     with capture_logs() as logs:
@@ -182,16 +199,23 @@ def test_a_corrupt_weight_file_fails_to_load_and_keeps_the_previous_one(tmp_path
 
 def test_a_variant_without_pipeline_settings_fails_to_load(tmp_path: Path) -> None:
     root = _copy_family(
-        tmp_path, lambda text: text.replace('variants = ["full-float", "full-int8"]',
-                                            'variants = ["full-float"]'))
+        tmp_path,
+        lambda text: text.replace(
+            'variants = ["full-float", "full-int8"]', 'variants = ["full-float"]'
+        ),
+    )
     with pytest.raises(ModelError, match=r"pipeline\.models"):
         _pipeline(root=root).load("full-int8")
 
 
 def test_anchor_settings_that_do_not_match_the_model_fail_to_load(tmp_path: Path) -> None:
-    root = _copy_family(tmp_path, lambda text: text.replace(
-        "input_size_width = 192\ninput_size_height = 192",
-        "input_size_width = 128\ninput_size_height = 128"))
+    root = _copy_family(
+        tmp_path,
+        lambda text: text.replace(
+            "input_size_width = 192\ninput_size_height = 192",
+            "input_size_width = 128\ninput_size_height = 128",
+        ),
+    )
     with pytest.raises(ModelError, match="does not match"):
         _pipeline(root=root).load("full-float")
 

@@ -58,8 +58,9 @@ def pipelines() -> dict[str, FacesPipeline]:
 def _detect(pipeline: FacesPipeline, image: str) -> dict[str, Any]:
     with Image.open(FIXTURES / f"{image}.jpg") as img:
         rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
-    ctx = RequestContext(topic="t", sensor="s", route="r", request_id="0",
-                         route_options=FacesOptions())
+    ctx = RequestContext(
+        topic="t", sensor="s", route="r", request_id="0", route_options=FacesOptions()
+    )
     return pipeline.process(ImageSample(rgb, "image/jpeg"), ctx)[0]
 
 
@@ -80,14 +81,17 @@ def test_every_image_has_a_reference() -> None:
 
 
 @pytest.mark.parametrize(("variant", "image"), list(_cases()))
-def test_variant_matches_mediapipe(pipelines: dict[str, FacesPipeline], variant: str,
-                                   image: str) -> None:
+def test_variant_matches_mediapipe(
+    pipelines: dict[str, FacesPipeline], variant: str, image: str
+) -> None:
     reference = json.loads((FIXTURES / f"{image}.reference.json").read_text())
     expected = reference[variant.split("-", 1)[0]]
     result = _detect(pipelines[variant], image)
     assert result["count"] == expected["count"]
-    pairs = match_boxes(np.array([f["box"] for f in result["faces"]], np.float32),
-                        np.array([f["box"] for f in expected["faces"]], np.float32))
+    pairs = match_boxes(
+        np.array([f["box"] for f in result["faces"]], np.float32),
+        np.array([f["box"] for f in expected["faces"]], np.float32),
+    )
     assert len(pairs) == expected["count"]
     for _, _, overlap in pairs:
         assert overlap >= MIN_IOU

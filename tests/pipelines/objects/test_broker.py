@@ -45,20 +45,20 @@ def test_a_jpeg_gives_a_result_new_events_and_retained_counts(
 ) -> None:
     _start(start_daemon)
     frame = (FIXTURES / "person_cat_row.jpg").read_bytes()
-    mqtt.publish("sensors/door/snapshot", frame, content_type="image/jpeg",
-                 correlation_data=b"f1")
+    mqtt.publish("sensors/door/snapshot", frame, content_type="image/jpeg", correlation_data=b"f1")
     doc = mqtt.on_topic(RESULT)[0].json()
     assert doc["request_id"] == "f1"
     assert doc["model"]["variant"] == "int8-416"
     assert doc["result"]["counts"] == {"person": 1, "cat": 1}
     events = [m.json() for m in mqtt.on_topic(EVENTS, count=2)]
     assert {(e["schema"], e["event_type"], e["label"]) for e in events} == {
-        ("edge-agent/event/1", "new", "person"), ("edge-agent/event/1", "new", "cat")}
+        ("edge-agent/event/1", "new", "person"),
+        ("edge-agent/event/1", "new", "cat"),
+    }
     person = next(e for e in events if e["label"] == "person")
     assert person["zones"] == ["porch"]
     assert person["entered_zones"] == ["porch"]
-    assert (person["request_id"], person["sensor"], person["route"]) == ("f1", "door",
-                                                                       "snapshots")
+    assert (person["request_id"], person["sensor"], person["route"]) == ("f1", "door", "snapshots")
     ids = {o["label"]: o["id"] for o in doc["result"]["objects"]}
     assert {e["label"]: e["id"] for e in events} == ids
     mqtt.wait_for(lambda m: m.topic.startswith(COUNTS), count=3)  # all published live first
@@ -75,8 +75,7 @@ def test_a_jpeg_gives_a_result_new_events_and_retained_counts(
         f"{COUNTS}/porch/person": (b"1", True),
     }
 
-    mqtt.publish("sensors/door/snapshot", frame, content_type="image/jpeg",
-                 correlation_data=b"f2")
+    mqtt.publish("sensors/door/snapshot", frame, content_type="image/jpeg", correlation_data=b"f2")
     mqtt.wait_for(lambda m: m.topic == RESULT and m.json()["request_id"] == "f2")
     time.sleep(1.0)  # events and counts of f2 would have followed its result by now
     assert len(mqtt.matching(lambda m: m.topic == EVENTS)) == 2
@@ -88,14 +87,16 @@ def test_bad_input_is_reported_and_the_next_frame_answered(
 ) -> None:
     daemon = _start(start_daemon)
     good = (FIXTURES / "horse.jpg").read_bytes()
-    mqtt.publish("sensors/door/snapshot", good[:300], content_type="image/jpeg",
-                 correlation_data=b"bad")
+    mqtt.publish(
+        "sensors/door/snapshot", good[:300], content_type="image/jpeg", correlation_data=b"bad"
+    )
     mqtt.publish("sensors/door/snapshot", b"not an image at all", correlation_data=b"junk")
-    mqtt.publish("sensors/door/snapshot", good, content_type="image/jpeg",
-                 correlation_data=b"good")
+    mqtt.publish("sensors/door/snapshot", good, content_type="image/jpeg", correlation_data=b"good")
     errors = [m.json() for m in mqtt.on_topic(ERRORS, count=2)]
     assert [(e["request_id"], e["reason"]) for e in errors] == [
-        ("bad", "malformed_image"), ("junk", "unknown_format")]
+        ("bad", "malformed_image"),
+        ("junk", "unknown_format"),
+    ]
     doc = mqtt.wait_for(lambda m: m.topic == RESULT)[0].json()
     assert doc["request_id"] == "good"
     assert doc["result"]["count"] == 0  # a horse, but the pipeline reports persons and cats

@@ -25,9 +25,19 @@ FIXTURES = REPO / "tests" / "fixtures" / "objects"
 FAMILY = REPO / "models" / "objects"
 LABELS: dict[str, list[dict[str, Any]]] = json.loads((FIXTURES / "labels.json").read_text())
 # Images the quality-first variant gets exactly right (the card lists the misses).
-EXACT = ["person_cat_row.jpg", "motorcycle.jpg", "person_tie_hopper.jpg", "horse.jpg",
-         "person_small_on_gravel.jpg", "none_brick.jpg", "none_gravel.jpg", "none_grey.jpg",
-         "none_noise.jpg", "none_rocket.jpg", "none_hubble.jpg"]
+EXACT = [
+    "person_cat_row.jpg",
+    "motorcycle.jpg",
+    "person_tie_hopper.jpg",
+    "horse.jpg",
+    "person_small_on_gravel.jpg",
+    "none_brick.jpg",
+    "none_gravel.jpg",
+    "none_grey.jpg",
+    "none_noise.jpg",
+    "none_rocket.jpg",
+    "none_hubble.jpg",
+]
 
 
 def _image(name: str) -> ImageSample:
@@ -36,12 +46,18 @@ def _image(name: str) -> ImageSample:
 
 
 def _ctx(sensor: str = "cam1", **route: Any) -> RequestContext:
-    return RequestContext(topic=f"sensors/{sensor}/image", sensor=sensor, route="r",
-                          request_id="1", route_options=ObjectsRouteOptions(**route))
+    return RequestContext(
+        topic=f"sensors/{sensor}/image",
+        sensor=sensor,
+        route="r",
+        request_id="1",
+        route_options=ObjectsRouteOptions(**route),
+    )
 
 
-def _pipeline(options: ObjectsOptions | None = None, root: Path = FAMILY,
-              clock: Any = None) -> ObjectsPipeline:
+def _pipeline(
+    options: ObjectsOptions | None = None, root: Path = FAMILY, clock: Any = None
+) -> ObjectsPipeline:
     kwargs = {"clock": clock} if clock is not None else {}
     return ObjectsPipeline("objects", load_package(root), options or ObjectsOptions(), **kwargs)
 
@@ -73,8 +89,9 @@ def test_every_committed_file_matches_its_manifest_sha256() -> None:
 
 
 def test_committed_weights_stay_within_the_family_budget() -> None:
-    committed = sum(p.stat().st_size for p in FAMILY.glob("*.tflite")
-                    if p.name != "nanodet-fp32.tflite")
+    committed = sum(
+        p.stat().st_size for p in FAMILY.glob("*.tflite") if p.name != "nanodet-fp32.tflite"
+    )
     assert committed <= 12 * 2**20
 
 
@@ -125,8 +142,7 @@ def test_classes_limit_what_is_reported(fast: ObjectsPipeline) -> None:
 
 
 def test_per_label_min_score(fast: ObjectsPipeline) -> None:
-    [result] = fast.process(_image("person_cat_row.jpg"),
-                            _ctx("c2", min_score={"person": 0.99}))
+    [result] = fast.process(_image("person_cat_row.jpg"), _ctx("c2", min_score={"person": 0.99}))
     labels = [o["label"] for o in result["objects"]]
     assert "person" not in labels
     assert "cat" in labels
@@ -142,23 +158,27 @@ def test_max_objects_and_min_area(fast: ObjectsPipeline) -> None:
 def test_objects_report_the_zones_holding_their_bottom_centre(fast: ObjectsPipeline) -> None:
     right = [[0.5, 0.0], [1.0, 0.0], [1.0, 1.0], [0.5, 1.0]]
     left = [[0.0, 0.0], [0.5, 0.0], [0.5, 1.0], [0.0, 1.0]]
-    [result] = fast.process(_image("person_cat_row.jpg"),
-                            _ctx("c5", classes=["person", "cat"],
-                                 zones={"right": right, "left": left}))
+    [result] = fast.process(
+        _image("person_cat_row.jpg"),
+        _ctx("c5", classes=["person", "cat"], zones={"right": right, "left": left}),
+    )
     zones = {o["label"]: o["zones"] for o in result["objects"]}
     assert zones == {"person": ["left"], "cat": ["right"]}
 
 
 def test_events_and_counts_follow_the_objects() -> None:
     now = [1000.0]
-    pipeline = _pipeline(ObjectsOptions(classes=["person", "cat"], max_missed=1),
-                         clock=lambda: now[0])
+    pipeline = _pipeline(
+        ObjectsOptions(classes=["person", "cat"], max_missed=1), clock=lambda: now[0]
+    )
     pipeline.load("int8-416")
     first = _ctx("door")
     [result] = pipeline.process(_image("person_cat_row.jpg"), first)
     assert sorted(e.event_type for e in first.outputs.events) == ["new", "new"]
     assert sorted((s.path, s.payload) for s in first.outputs.states) == [
-        ("counts/door/cat", b"1"), ("counts/door/person", b"1")]
+        ("counts/door/cat", b"1"),
+        ("counts/door/person", b"1"),
+    ]
     ids = {o["label"]: o["id"] for o in result["objects"]}
     assert {e.data["label"]: e.data["id"] for e in first.outputs.events} == ids
     now[0] += 1
@@ -176,7 +196,9 @@ def test_events_and_counts_follow_the_objects() -> None:
         states = empty.outputs.states
     assert sorted((e.event_type, e.data["reason"]) for e in ends) == [("end", "lost")] * 2
     assert sorted((s.path, s.payload) for s in states) == [
-        ("counts/door/cat", b"0"), ("counts/door/person", b"0")]
+        ("counts/door/cat", b"0"),
+        ("counts/door/person", b"0"),
+    ]
 
 
 def test_a_text_sample_is_rejected_as_wrong_modality(fast: ObjectsPipeline) -> None:
@@ -195,14 +217,17 @@ def test_unknown_labels_in_options_are_a_config_error() -> None:
         _pipeline(ObjectsOptions(classes=["person", "unicorn"]))
 
 
-@pytest.mark.parametrize("bad", [
-    {"zones": {"a": [[0, 0], [1, 1]]}},
-    {"zones": {"a": [[0, 0], [1.5, 0], [1, 1]]}},
-    {"zones": {"bad name": [[0, 0], [1, 0], [1, 1]]}},
-    {"min_score": 1.5},
-    {"min_score": {"person": 0.0}},
-    {"colour": "red"},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"zones": {"a": [[0, 0], [1, 1]]}},
+        {"zones": {"a": [[0, 0], [1.5, 0], [1, 1]]}},
+        {"zones": {"bad name": [[0, 0], [1, 0], [1, 1]]}},
+        {"min_score": 1.5},
+        {"min_score": {"person": 0.0}},
+        {"colour": "red"},
+    ],
+)
 def test_bad_route_options_are_refused(bad: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         ObjectsRouteOptions.model_validate(bad)

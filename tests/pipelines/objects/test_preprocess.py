@@ -11,8 +11,12 @@ from edge_agent.pipelines.objects.preprocess import Normalisation, letterbox, to
 NANODET = Normalisation("BGR", (103.53, 116.28, 123.675), (57.375, 57.12, 58.395), "NCHW")
 
 
-@given(st.integers(1, 64), st.integers(1, 64), st.sampled_from(["BGR", "RGB"]),
-       st.sampled_from(["NCHW", "NHWC"]))
+@given(
+    st.integers(1, 64),
+    st.integers(1, 64),
+    st.sampled_from(["BGR", "RGB"]),
+    st.sampled_from(["NCHW", "NHWC"]),
+)
 def test_normalisation_equals_the_formula(h: int, w: int, channels: str, layout: str) -> None:
     px = np.random.default_rng(h * 64 + w).integers(0, 256, (h, w, 3), dtype=np.uint8)
     norm = Normalisation(channels, NANODET.mean, NANODET.std, layout)  # type: ignore[arg-type]

@@ -16,15 +16,22 @@ def _tracker() -> SensorTracker:
     return SensorTracker(match_iou=0.3, score_gain=0.05)
 
 
-def _moved(o: Observation, dx: float, score: float | None = None,
-           zones: tuple[str, ...] | None = None) -> Observation:
+def _moved(
+    o: Observation, dx: float, score: float | None = None, zones: tuple[str, ...] | None = None
+) -> Observation:
     b = o.box
-    return Observation(o.label, (b[0] + dx, b[1], b[2] + dx, b[3]),
-                       o.score if score is None else score, o.zones if zones is None else zones)
+    return Observation(
+        o.label,
+        (b[0] + dx, b[1], b[2] + dx, b[3]),
+        o.score if score is None else score,
+        o.zones if zones is None else zones,
+    )
 
 
-@given(st.lists(st.floats(-0.02, 0.02), min_size=1, max_size=20),
-       st.lists(st.floats(0.5, 0.84), min_size=20, max_size=20))
+@given(
+    st.lists(st.floats(-0.02, 0.02), min_size=1, max_size=20),
+    st.lists(st.floats(0.5, 0.84), min_size=20, max_size=20),
+)
 def test_a_jittering_object_keeps_its_id_and_makes_no_updates(
     steps: list[float], scores: list[float]
 ) -> None:
@@ -132,13 +139,21 @@ def test_counts_per_zone_and_label_use_topic_safe_labels() -> None:
     t = _tracker()
     table = Observation("dining table", (0.1, 0.5, 0.9, 0.9), 0.5, ("kitchen",))
     t.step([table, _moved(PERSON, 0.0, zones=("kitchen",))], 0.0, 1)
-    assert t.count_changes() == {"dining_table": 1, "kitchen/dining_table": 1, "person": 1,
-                                 "kitchen/person": 1}
+    assert t.count_changes() == {
+        "dining_table": 1,
+        "kitchen/dining_table": 1,
+        "person": 1,
+        "kitchen/person": 1,
+    }
     t.step([], 1.0, 1)
     assert t.count_changes() == {}
     t.step([], 2.0, 1)
-    assert t.count_changes() == {"dining_table": 0, "kitchen/dining_table": 0, "person": 0,
-                                 "kitchen/person": 0}
+    assert t.count_changes() == {
+        "dining_table": 0,
+        "kitchen/dining_table": 0,
+        "person": 0,
+        "kitchen/person": 0,
+    }
 
 
 def test_streams_keep_one_tracker_per_route_and_sensor() -> None:
@@ -159,8 +174,10 @@ def test_an_idle_sensor_starts_over_and_its_objects_end() -> None:
     s = Streams(max_sensors=8, idle_reset_s=60.0, match_iou=0.3, score_gain=0.05)
     first = s.step("r", "cam1", [PERSON], 0.0, 2)
     later = s.step("r", "cam1", [PERSON], 61.0, 2)
-    assert [(e.kind, e.data.get("reason")) for e in later.events] == [("end", "idle"),
-                                                                     ("new", None)]
+    assert [(e.kind, e.data.get("reason")) for e in later.events] == [
+        ("end", "idle"),
+        ("new", None),
+    ]
     assert later.ids != first.ids
     assert later.states == {}  # one person before, one person now
 

@@ -25,8 +25,9 @@ def convex_polygons(draw: st.DrawFn) -> list[tuple[float, float]]:
     """Points on a circle at sorted angles: convex, counter-clockwise."""
     cx, cy = draw(st.floats(0.3, 0.7)), draw(st.floats(0.3, 0.7))
     r = draw(st.floats(0.05, 0.29))
-    angles = sorted(set(draw(st.lists(st.floats(0, 2 * math.pi, exclude_max=True),
-                                      min_size=3, max_size=12))))
+    angles = sorted(
+        set(draw(st.lists(st.floats(0, 2 * math.pi, exclude_max=True), min_size=3, max_size=12)))
+    )
     assume(len(angles) >= 3)
     return [(cx + r * math.cos(a), cy + r * math.sin(a)) for a in angles]
 

@@ -126,9 +126,7 @@ def test_a_split_variant_needs_a_cache_folder(split_package: ModelPackage) -> No
         model_files(split_package, "split", None)
 
 
-def test_a_missing_part_distribution_is_named(
-    split_package: ModelPackage, tmp_path: Path
-) -> None:
+def test_a_missing_part_distribution_is_named(split_package: ModelPackage, tmp_path: Path) -> None:
     import shutil
 
     shutil.rmtree(tmp_path / "site" / "fake_weights_part2-1.0.dist-info")

@@ -38,8 +38,9 @@ def pipeline(tmp_path: Path) -> Iterator[TextPipeline]:
 
 
 def _ctx(opts: TextRouteOptions, route: str = "home") -> RequestContext:
-    return RequestContext(topic="edge-agent/s1/text", sensor="s1", route=route,
-                          request_id="r1", route_options=opts)
+    return RequestContext(
+        topic="edge-agent/s1/text", sensor="s1", route=route, request_id="r1", route_options=opts
+    )
 
 
 def _sample(text: str, **fields: Any) -> TextSample:
@@ -47,8 +48,9 @@ def _sample(text: str, **fields: Any) -> TextSample:
 
 
 def test_classifies_a_voice_command(pipeline: TextPipeline, labels: dict[str, list[str]]) -> None:
-    [result] = pipeline.process(_sample("switch off the lamp in the bedroom"),
-                                _ctx(TextRouteOptions(labels=labels)))
+    [result] = pipeline.process(
+        _sample("switch off the lamp in the bedroom"), _ctx(TextRouteOptions(labels=labels))
+    )
     assert result["label"] == "lighting"
     assert set(result) == {"label", "score", "top", "tokens", "truncated"}
     assert result["top"][0]["label"] == "lighting"
@@ -62,11 +64,14 @@ def test_below_threshold_is_unknown(pipeline: TextPipeline, labels: dict[str, li
 
 
 def test_embedding_is_returned_only_when_asked(
-    pipeline: TextPipeline, labels: dict[str, list[str]],
+    pipeline: TextPipeline,
+    labels: dict[str, list[str]],
 ) -> None:
     [plain] = pipeline.process(_sample("the dryer finished"), _ctx(TextRouteOptions(labels=labels)))
-    [full] = pipeline.process(_sample("the dryer finished"),
-                              _ctx(TextRouteOptions(labels=labels, embedding=True), route="emb"))
+    [full] = pipeline.process(
+        _sample("the dryer finished"),
+        _ctx(TextRouteOptions(labels=labels, embedding=True), route="emb"),
+    )
     assert "embedding" not in plain
     assert len(full["embedding"]) == 384
     assert abs(float(np.linalg.norm(full["embedding"])) - 1.0) < 1e-3
@@ -81,7 +86,8 @@ def test_long_text_is_truncated_and_flagged(tmp_path: Path, labels: dict[str, li
 
 
 def test_label_embeddings_are_computed_once_per_route(
-    pipeline: TextPipeline, labels: dict[str, list[str]],
+    pipeline: TextPipeline,
+    labels: dict[str, list[str]],
 ) -> None:
     opts = TextRouteOptions(labels=labels)
     with capture_logs() as logs:
@@ -91,7 +97,8 @@ def test_label_embeddings_are_computed_once_per_route(
 
 
 def test_envelope_labels_restrict_the_answer(
-    pipeline: TextPipeline, labels: dict[str, list[str]],
+    pipeline: TextPipeline,
+    labels: dict[str, list[str]],
 ) -> None:
     sample = _sample("switch off the lamp", labels=["media", "climate"])
     [result] = pipeline.process(sample, _ctx(TextRouteOptions(labels=labels)))
@@ -99,7 +106,8 @@ def test_envelope_labels_restrict_the_answer(
 
 
 def test_envelope_with_unknown_label_is_rejected(
-    pipeline: TextPipeline, labels: dict[str, list[str]],
+    pipeline: TextPipeline,
+    labels: dict[str, list[str]],
 ) -> None:
     with pytest.raises(PayloadError) as err:
         pipeline.process(_sample("hi", labels=["nope"]), _ctx(TextRouteOptions(labels=labels)))
@@ -114,7 +122,8 @@ def test_text_is_never_logged(pipeline: TextPipeline, labels: dict[str, list[str
 
 
 def test_image_sample_is_wrong_modality(
-    pipeline: TextPipeline, labels: dict[str, list[str]],
+    pipeline: TextPipeline,
+    labels: dict[str, list[str]],
 ) -> None:
     image = ImageSample(rgb=np.zeros((2, 2, 3), np.uint8), source_format="image/png")
     with pytest.raises(PayloadError) as err:
@@ -155,13 +164,15 @@ def test_max_tokens_beyond_positions_is_rejected() -> None:
 
 @pytest.mark.slow
 def test_zero_shot_accuracy_of_default_variant(
-    pipeline: TextPipeline, labels: dict[str, list[str]],
+    pipeline: TextPipeline,
+    labels: dict[str, list[str]],
 ) -> None:
     lines = (TEXT / "eval" / "labeled.tsv").read_text("utf-8").splitlines()
     rows = [ln.split("\t", 1) for ln in lines]
     opts = TextRouteOptions(labels=labels)
-    hits = sum(pipeline.process(_sample(text), _ctx(opts))[0]["label"] == gold
-               for gold, text in rows)
+    hits = sum(
+        pipeline.process(_sample(text), _ctx(opts))[0]["label"] == gold for gold, text in rows
+    )
     # The fp32 teacher scores 0.800 on this set (model card); int8 xl must stay within 1 point.
     assert hits / len(rows) >= 0.79
 
@@ -172,11 +183,13 @@ def test_weight_cache_file_is_written_in_the_cache_dir(pipeline: TextPipeline) -
 
 
 def test_interpreter_backend_gives_the_same_embedding(
-    pipeline: TextPipeline, tmp_path: Path,
+    pipeline: TextPipeline,
+    tmp_path: Path,
 ) -> None:
     cache = tmp_path / "plain"
-    plain = TextPipeline("text", load_package(TEXT), TextOptions(xnnpack_weight_cache=False),
-                         cache_dir=cache)
+    plain = TextPipeline(
+        "text", load_package(TEXT), TextOptions(xnnpack_weight_cache=False), cache_dir=cache
+    )
     plain.load("xl")
     a, _, _ = pipeline.embed("the garage door is open")
     b, _, _ = plain.embed("the garage door is open")
