@@ -8,39 +8,38 @@ inboxes until the deadline → publish ``offline`` → disconnect → exit 0.
 
 from __future__ import annotations
 
-import collections
-import hashlib
-import os
 import sys
 import threading
 import time
-import zlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
 from edge_agent import __version__
-from edge_agent.config.models import AgentSettings, PipelineSettings
-from edge_agent.elastic.swapper import Swapper, unavailable_reason
+from edge_agent.config.models import AgentSettings
+from edge_agent.elastic.swapper import Swapper
 from edge_agent.errors import ConfigError, PayloadError
 from edge_agent.health.notify import Notifier
+from edge_agent.health.reports import (
+    broker_stats,
+    pipeline_details,
+    pipeline_stats,
+    worker_problems,
+)
 from edge_agent.health.stats import Stats
 from edge_agent.operations import Operations
-from edge_agent.pipelines.base import Pipeline, RequestContext
-from edge_agent.pipelines.factory import build_pipeline, validate_options
+from edge_agent.pipelines.base import RequestContext
 from edge_agent.results.publisher import Publisher
 from edge_agent.results.schema import STATUS_SCHEMA, Topics, to_json
 from edge_agent.runtime.allocator import tune_allocator
-from edge_agent.runtime.manifest import ModelPackage
+from edge_agent.shards import Entry, build_entries
 from edge_agent.transport.address import is_local, parse_broker_url
-from edge_agent.transport.inbox import Inbox
-from edge_agent.transport.job import Job, make_job
+from edge_agent.transport.job import Job, forward_job, make_job
 from edge_agent.transport.mqtt import InboundMessage, MqttTransport, read_password
 from edge_agent.transport.redelivery import RedeliveryFilter
+from edge_agent.transport.retained import RetainedMemory
 from edge_agent.transport.routing import Match, Router
-from edge_agent.worker import Worker
 
 __all__ = ["Daemon"]
 
@@ -53,66 +52,6 @@ _STAGE_DEPTH = 8  # messages a worker holds beyond its inbox (prefetch, in fligh
 # mosquitto's count of messages it dropped (queue limits, for any client): the drops
 # that happen before a message reaches the daemon's own drop policy.
 SYS_DROPPED = "$SYS/broker/publish/messages/dropped"
-
-
-def _no_ack() -> None:
-    """Forwarded hops are in-process messages: nothing to acknowledge."""
-
-
-@dataclass
-class _Shard:
-    pipeline: Pipeline
-    inbox: Inbox[Job]
-    worker: Worker
-
-
-@dataclass
-class _Entry:
-    """One configured pipeline: its shards (each a pipeline instance, inbox and worker)."""
-
-    name: str
-    spec: PipelineSettings
-    shards: list[_Shard]
-
-    @property
-    def pipeline(self) -> Pipeline:
-        """The first shard's pipeline (every shard runs the same family and variant)."""
-        return self.shards[0].pipeline
-
-    @property
-    def worker(self) -> Worker:
-        """The first shard's worker."""
-        return self.shards[0].worker
-
-    @property
-    def inbox(self) -> Inbox[Job]:
-        """The first shard's inbox."""
-        return self.shards[0].inbox
-
-    @property
-    def package(self) -> ModelPackage:
-        """The family's model package."""
-        return self.pipeline.package
-
-    def shard_for(self, sensor: str) -> _Shard:
-        """The shard for a message of ``sensor``.
-
-        Pipelines with per-sensor state always send a sensor to the same shard
-        (stable across restarts); stateless ones use the shard with the fewest
-        messages waiting.
-        """
-        if len(self.shards) == 1:
-            return self.shards[0]
-        cls = type(self.pipeline)
-        if cls.streaming or cls.sensor_affinity:
-            return self.shards[zlib.crc32(sensor.encode()) % len(self.shards)]
-        return min(self.shards, key=lambda s: len(s.inbox))
-
-
-def _shard_count(spec: PipelineSettings, cls: type[Pipeline]) -> int:
-    if spec.shards != "auto":
-        return int(spec.shards)
-    return max(1, min(4, os.cpu_count() or 1)) if cls.streaming else 1
 
 
 class Daemon:
@@ -140,10 +79,9 @@ class Daemon:
         self.stop_event = threading.Event()
         self.healthy = threading.Event()
         self._accepting = threading.Event()
-        self._entries: dict[str, _Entry] = {}
+        self._entries: dict[str, Entry] = {}
         self._redeliveries = RedeliveryFilter()
-        self._retained: collections.OrderedDict[str, bytes] = collections.OrderedDict()
-        self._retained_lock = threading.Lock()
+        self._retained = RetainedMemory(_RETAINED_MEMORY)
         self.remote_broker = False
         self.transport: MqttTransport | None = None
         self.sizing: Swapper | None = None
@@ -177,60 +115,6 @@ class Daemon:
             self.remote_broker = True
             log.warning("remote_broker_allowed", broker=str(address))
 
-    def _route_options(self, name: str, pipeline: Pipeline) -> dict[str, Any]:
-        route_options = {
-            rname: validate_options(
-                pipeline.route_options_model, r.options, f"routes.{rname}.options"
-            )
-            for rname, r in self._routes.items()
-            if r.pipeline == name
-        }
-        if not self.settings.privacy.allow_embeddings:
-            for rname, opts in route_options.items():
-                if getattr(opts, "embedding", False):
-                    raise ConfigError(
-                        "route asks for embeddings but privacy.allow_embeddings is false",
-                        key=f"routes.{rname}.options.embedding",
-                    )
-        return route_options
-
-    def _build(self) -> None:
-        for name, spec in self.settings.pipelines.items():
-            if not spec.enabled or not any(r.pipeline == name for r in self._routes.values()):
-                continue
-            first = build_pipeline(name, self.settings, spec)
-            route_options = self._route_options(name, first)
-            count = _shard_count(spec, type(first))
-            pipelines = [first] + [
-                build_pipeline(name, self.settings, spec) for _ in range(count - 1)
-            ]
-            unavailable = unavailable_reason(first.package)
-            if unavailable is not None:
-                log.warning(
-                    "family_unavailable",
-                    pipeline=name,
-                    family=first.package.family,
-                    reason=unavailable,
-                )
-            shards = []
-            size = spec.inbox_size or type(first).default_inbox_size
-            for i, pipeline in enumerate(pipelines):
-                inbox: Inbox[Job] = Inbox(size)
-                worker = Worker(
-                    pipeline,
-                    inbox,
-                    limits=self.settings.limits,
-                    route_options=route_options,
-                    on_results=self._publish_results,
-                    on_error=self._publish_error,
-                    on_done=self._done,
-                    on_partial=self.publisher.partial,
-                    name=name if count == 1 else f"{name}.{i}",
-                )
-                worker.unavailable = unavailable
-                shards.append(_Shard(pipeline, inbox, worker))
-            self._entries[name] = _Entry(name, spec, shards)
-
     def _receive_maximum(self) -> int:
         """Unacknowledged messages the broker may send us: every inbox full, plus stages."""
         held = sum(
@@ -252,7 +136,14 @@ class Daemon:
         # switch interval it waits behind a busy decode thread for up to 5 ms.
         sys.setswitchinterval(_SWITCH_INTERVAL_S)
         self._check_broker()
-        self._build()
+        self._entries = build_entries(
+            self.settings,
+            self._routes,
+            on_results=self._publish_results,
+            on_error=self._publish_error,
+            on_done=self._done,
+            on_partial=self.publisher.partial,
+        )
         workers = {s.worker.name: s.worker for e in self._entries.values() for s in e.shards}
         self.sizing = Swapper(self.settings, workers, on_change=self.publish_details_now)
         for worker in workers.values():
@@ -338,24 +229,14 @@ class Daemon:
 
     def _retained_seen(self, msg: InboundMessage, match: Match) -> bool:
         """True for a retained message to skip: ``ignore`` routes, or ``once`` and answered."""
-        if match.settings.retained == "ignore":
+        if match.settings.retained == "ignore" or self._retained.seen(
+            msg.topic, msg.payload, msg.content_type, msg.correlation_data
+        ):
             self.stats.retained_skipped += 1
             return True
-        h = hashlib.blake2b(digest_size=16)
-        for part in (msg.payload, msg.content_type or "", msg.correlation_data or b""):
-            h.update(part if isinstance(part, bytes) else part.encode())
-        digest = h.digest()
-        with self._retained_lock:
-            if self._retained.get(msg.topic) == digest:
-                self.stats.retained_skipped += 1
-                return True
-            self._retained[msg.topic] = digest
-            self._retained.move_to_end(msg.topic)
-            while len(self._retained) > _RETAINED_MEMORY:
-                self._retained.popitem(last=False)
         return False
 
-    def _enqueue(self, entry: _Entry, job: Job) -> None:
+    def _enqueue(self, entry: Entry, job: Job) -> None:
         """Put a job in its shard's inbox; report and acknowledge the one dropped, if any."""
         shard = entry.shard_for(job.match.sensor)
         if self.sizing is not None:
@@ -398,7 +279,7 @@ class Daemon:
         )
         return ok
 
-    def _forward(self, job: Job, entry: _Entry, results: list[dict[str, Any]]) -> None:
+    def _forward(self, job: Job, entry: Entry, results: list[dict[str, Any]]) -> None:
         """Hand each result to the next route of the chain, as a message in its inbox.
 
         A hop is an in-process message: the drop policy, sizing and error reporting
@@ -416,25 +297,13 @@ class Daemon:
             payload = entry.pipeline.forward_payload(result)
             if payload is None:
                 continue
-            message = InboundMessage(
-                topic=job.message.topic,
-                payload=to_json(payload),
-                content_type="application/json",
-                correlation_data=job.message.correlation_data,
-                response_topic=job.reply_to,
-            )
-            hop = make_job(
-                message,
+            hop = forward_job(
+                job,
+                to_json(payload),
                 self.router.forwarded(target_name, job.match.sensor),
-                _no_ack,
                 own_prefix=self.settings.topic_prefix,
                 answer_topic=self.topics.partial(target.name, job.match.sensor),
-                request_id=job.request_id,
-                origin={
-                    "pipeline": entry.name,
-                    "route": job.match.route,
-                    "topic": job.message.topic,
-                },
+                from_pipeline=entry.name,
             )
             self._enqueue(target, hop)
 
@@ -457,15 +326,7 @@ class Daemon:
             "remote_broker_allowed": self.remote_broker,
             "healthy": not self.unhealthy,
             "unhealthy": dict(self.unhealthy),
-            "pipelines": {
-                name: {
-                    "family": e.package.family,
-                    "variant": e.pipeline.active_variant,
-                    "shards": len(e.shards),
-                    **({"unavailable": e.worker.unavailable} if e.worker.unavailable else {}),
-                }
-                for name, e in self._entries.items()
-            },
+            "pipelines": pipeline_details(self._entries.values()),
             "sizing": self.sizing.snapshot() if self.sizing else None,
         }
 
@@ -482,30 +343,9 @@ class Daemon:
         doc = self.stats.snapshot()
         doc["schema"] = "edge-agent/stats/1"
         doc["device"] = self.settings.device_id
-        for name, entry in self._entries.items():
-            p = doc["pipelines"].setdefault(name, {})
-            p["inbox"] = {
-                "waiting": sum(len(s.inbox) for s in entry.shards),
-                "capacity": sum(s.inbox.maxsize for s in entry.shards),
-                "dropped": sum(s.inbox.dropped for s in entry.shards),
-            }
-            p["variant"] = entry.pipeline.active_variant
-            p["family"] = entry.package.family
-            p["shards"] = len(entry.shards)
-            p["worker_errors"] = sum(s.worker.errors for s in entry.shards)
+        pipeline_stats(doc, self._entries.values())
         doc["sizing"] = self.sizing.snapshot() if self.sizing else None
-        t = self.transport
-        doc["broker"] = {
-            "connected": bool(t and t.connected),
-            "reconnects": max(0, (t.connects - 1) if t else 0),
-            "outgoing": t.outgoing if t else 0,
-            "published": t.published if t else 0,
-            "publish_failures": self.publisher.failures,
-            "backpressure_waits": t.backpressure_waits if t else 0,
-            "backpressure_timeouts": t.backpressure_timeouts if t else 0,
-            "receive_maximum": t.receive_maximum if t else None,
-            "broker_dropped": self.broker_dropped,
-        }
+        doc["broker"] = broker_stats(self.transport, self.publisher, self.broker_dropped)
         doc["healthy"] = not self.unhealthy
         return doc
 
@@ -531,15 +371,9 @@ class Daemon:
         Returns:
             Worker name -> what is wrong with it (empty when healthy).
         """
-        now = time.monotonic()
-        problems: dict[str, str] = {}
-        for entry in self._entries.values():
-            for shard in entry.shards:
-                w = shard.worker
-                if not w.alive and self._accepting.is_set():
-                    problems[w.name] = "dead"
-                elif w.busy_since is not None and now - w.busy_since > w.pipeline.max_busy_s:
-                    problems[w.name] = f"stuck for {now - w.busy_since:.0f}s"
+        problems = worker_problems(
+            self._entries.values(), serving=self._accepting.is_set(), now=time.monotonic()
+        )
         if problems != self.unhealthy:
             if problems:
                 log.error("worker_unhealthy", workers=problems)

@@ -120,3 +120,48 @@ def make_job(
         reply_to=reply_to,
         problem=problem,
     )
+
+
+def _no_ack() -> None:
+    """A forwarded hop is an in-process message: nothing to acknowledge."""
+
+
+def forward_job(
+    job: Job,
+    payload: bytes,
+    match: Match,
+    *,
+    own_prefix: str,
+    answer_topic: str,
+    from_pipeline: str,
+) -> Job:
+    """The next hop of a forward chain: ``payload`` as a message for the next route.
+
+    It keeps the original's topic, request id, response topic and correlation data,
+    records where it came from, and is never acknowledged to the broker (the
+    original was, once its own answer was out).
+
+    Args:
+        job: The message answered.
+        payload: The next route's input (JSON).
+        match: The next route (see ``Router.forwarded``).
+        own_prefix: The daemon's topic prefix.
+        answer_topic: The longest topic the next pipeline would answer on.
+        from_pipeline: The pipeline that answered ``job``.
+    """
+    message = InboundMessage(
+        topic=job.message.topic,
+        payload=payload,
+        content_type="application/json",
+        correlation_data=job.message.correlation_data,
+        response_topic=job.reply_to,
+    )
+    return make_job(
+        message,
+        match,
+        _no_ack,
+        own_prefix=own_prefix,
+        answer_topic=answer_topic,
+        request_id=job.request_id,
+        origin={"pipeline": from_pipeline, "route": job.match.route, "topic": job.message.topic},
+    )
