@@ -13,8 +13,8 @@ from edge_agent.elastic.swapper import choose_variant
 from edge_agent.errors import ConfigError, PayloadError
 from edge_agent.pipelines.base import RequestContext
 from edge_agent.pipelines.factory import build_pipeline, validate_options
+from edge_agent.pipelines.run import run_payload
 from edge_agent.results.schema import error_document, result_document
-from edge_agent.worker import run_payload
 
 __all__ = ["infer_files"]
 

@@ -38,72 +38,21 @@ from typing import Any
 import structlog
 from pydantic import BaseModel
 
-from edge_agent.codecs.decode import decode
 from edge_agent.codecs.limits import Limits
 from edge_agent.errors import CancelledError, ModelError, PayloadError, Reason
 from edge_agent.pipelines.base import Pipeline, RequestContext, Sample, StageTimer
+from edge_agent.pipelines.run import decode_for
+from edge_agent.switches import SwitchQueue
 from edge_agent.transport.inbox import Inbox
 from edge_agent.transport.job import Job
 
-__all__ = ["Job", "Worker", "run_payload"]
+__all__ = ["Job", "Worker"]
 
 log = structlog.get_logger("edge_agent.worker")
 
 _PREFETCH = 2  # decoded messages waiting for the owner: overlap without hoarding memory
 _FINISHING = 4  # inferred messages waiting to be published
 _STOP = object()
-
-
-def decode_for(
-    pipeline: Pipeline,
-    payload: bytes,
-    *,
-    content_type: str | None,
-    declared_format: str | None,
-    limits: Limits,
-) -> Sample:
-    """Decode a payload for a pipeline (at the size its model needs, where it says).
-
-    Raises:
-        PayloadError: The payload was rejected.
-    """
-    return decode(
-        payload,
-        modality=pipeline.modality,
-        content_type=content_type,
-        declared_format=declared_format,
-        limits=limits,
-        audio_rate=pipeline.audio_rate,
-        image_size=pipeline.decode_size,
-    )
-
-
-def run_payload(
-    pipeline: Pipeline,
-    payload: bytes,
-    ctx: RequestContext,
-    *,
-    content_type: str | None,
-    declared_format: str | None,
-    limits: Limits,
-) -> list[dict[str, Any]]:
-    """Decode one payload and run the pipeline on it in this thread (``infer``'s path).
-
-    Raises:
-        PayloadError: The payload was rejected.
-        ModelError: No variant is loaded.
-    """
-    with ctx.timer.stage("decode"):
-        sample = decode_for(
-            pipeline,
-            payload,
-            content_type=content_type,
-            declared_format=declared_format,
-            limits=limits,
-        )
-    if pipeline.active_variant is None:
-        raise ModelError("no variant loaded", family=pipeline.package.family)
-    return pipeline.process(sample, ctx)
 
 
 @dataclass(slots=True)
@@ -161,10 +110,9 @@ class Worker:
         self._on_partial = on_partial
         self._stop = threading.Event()
         self._deadline: float | None = None
-        self._control: list[tuple[str, str | None, threading.Event, list[BaseException]]] = []
-        self._control_lock = threading.Lock()
-        self._control_ready = threading.Event()
         self._ready: queue.Queue[Any] = queue.Queue(_PREFETCH)
+        self.switches = SwitchQueue(pipeline, self.name, self._wake_owner)
+        self.switches.on_loaded = self._switched
         self._finished: queue.Queue[Any] = queue.Queue(_FINISHING)
         self._threads: list[threading.Thread] = []
         self.on_loaded: Callable[[Worker, str | None], None] | None = None
@@ -217,37 +165,22 @@ class Worker:
         Raises:
             ModelError: When waiting and the variant failed to load.
         """
-        done, errors = self._queue_control("variant", variant)
-
-        def finish(timeout: float) -> None:
-            if not done.wait(timeout):
-                raise ModelError(
-                    "variant switch timed out", family=self.pipeline.package.family, variant=variant
-                )
-            if errors:
-                raise errors[0]
-
+        finish = self.switches.request_variant(variant)
         if wait is not None:
             finish(wait)
         return finish
 
     def prepare_variants(self, variant_ids: list[str], *, wait: float) -> None:
         """Have the owner thread materialise variants ahead of time (``Pipeline.prepare``)."""
-        done, _ = self._queue_control("prepare", ",".join(variant_ids))
-        if not done.wait(wait):
-            raise ModelError("preparing variants timed out", family=self.pipeline.package.family)
+        self.switches.prepare(variant_ids, wait=wait)
 
-    def _queue_control(
-        self, kind: str, arg: str | None
-    ) -> tuple[threading.Event, list[BaseException]]:
-        done = threading.Event()
-        errors: list[BaseException] = []
-        with self._control_lock:
-            self._control.append((kind, arg, done, errors))
-        self._control_ready.set()
+    def _switched(self, variant: str | None) -> None:
+        if self.on_loaded is not None:
+            self.on_loaded(self, variant)
+
+    def _wake_owner(self) -> None:
         with contextlib.suppress(queue.Full):  # a full queue wakes the owner anyway
             self._ready.put_nowait(None)
-        return done, errors
 
     def stop(self, deadline: float) -> None:
         """Drain the inbox until ``deadline`` (monotonic), then stop."""
@@ -348,7 +281,7 @@ class Worker:
 
     def _owner_loop(self) -> None:
         while True:
-            self._apply_control()
+            self.switches.apply()
             item = self._next_item()
             if item is _STOP:
                 break
@@ -364,7 +297,7 @@ class Worker:
                 self._done(item, 0)  # nothing to publish: no hand-off to the finish thread
             else:
                 self._finished.put(item)
-        self._apply_control()
+        self.switches.apply()
         if self._inline_decode:
             left = len(self.inbox)
             if left:
@@ -416,27 +349,6 @@ class Worker:
             )
             item.error = PayloadError(Reason.MODEL_UNAVAILABLE, exc.reason)
 
-    def _apply_control(self) -> None:
-        with self._control_lock:
-            pending, self._control = self._control, []
-            self._control_ready.clear()
-        for kind, variant, done, errors in pending:
-            try:
-                if kind == "prepare":
-                    self.pipeline.prepare((variant or "").split(","))
-                    continue
-                if variant is None:
-                    self.pipeline.unload()
-                elif variant != self.pipeline.active_variant:
-                    self.pipeline.load(variant)
-                if self.on_loaded is not None:
-                    self.on_loaded(self, self.pipeline.active_variant)
-            except Exception as exc:
-                log.exception("variant_switch_failed", pipeline=self.name, to=variant)
-                errors.append(exc)
-            finally:
-                done.set()
-
     def _ensure_loaded(self, job: Job) -> None:
         """An unloaded pipeline waits for sizing to load a variant, or is refused.
 
@@ -465,12 +377,7 @@ class Worker:
             deadline = job.message.received + route.wait_s
         else:
             deadline = time.monotonic() + max(self.load_wait_s, route.wait_s)
-        while self.pipeline.active_variant is None and time.monotonic() < deadline:
-            if self._stop.is_set():
-                raise CancelledError  # not answered: the broker redelivers it next session
-            self._control_ready.wait(0.05)
-            self._apply_control()
-        if self.pipeline.active_variant is None:
+        if not self.switches.wait_loaded(deadline, self._stop):
             raise self._unavailable(f"no variant of {family} fits the memory budget")
 
     def _unavailable(self, detail: str) -> PayloadError:
