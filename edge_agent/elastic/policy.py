@@ -23,9 +23,11 @@ Rules, in the order they are applied to each tick:
    performance-first: variants with quality >= floor by latency, then the rest
    by quality; pinned: the one pinned variant.
 6. **Step down at once** when the current variant does not fit ``available``
-   (to the best one that does, or unload), or one rung under **pressure**
-   (PSI some avg10 > threshold, or a rise in memory.events high/oom), at most
-   once per ``pressure_cooldown_s``.
+   (to the best one that does, or unload). Under **pressure** (PSI some avg10 >
+   threshold, or a rise in memory.events high/oom), at most once per
+   ``pressure_cooldown_s``, one family gives way by one rung: the lowest-priority
+   loaded one that can step down; one already at its smallest is unloaded when a
+   family of higher priority is loaded. Pressure also blocks every step-up.
 7. **Step up** only when a better variant has fitted with margin
    (``max(step_up_margin * need, step_up_margin_bytes)``) for ``hold_s``
    without pressure. A budget wobbling inside the margin cannot cause flapping:
@@ -188,6 +190,8 @@ class SizingPolicy:
             seats[f.profile.family] = seat if taken + seat <= budget else 0
             taken += seats[f.profile.family]
 
+        target = self._pressure_target(inputs, order, idle, states) if may_step else None
+
         remaining = budget
         by_index: dict[int, Decision] = {}
         new_states: dict[str, FamilyState] = {}
@@ -210,7 +214,9 @@ class SizingPolicy:
                 )
                 available = remaining - later
                 turn = self._turn(f, st, available, budget, inputs)
-                d, st = self._choose(turn, pressure, may_step)
+                d, st = self._choose(
+                    turn, pressure, target if target and target[0] == name else None
+                )
                 stepped = stepped or (d.reason is R.PRESSURE and d.changed)
                 new_states[name] = st
                 if d.to_variant is not None:
@@ -273,7 +279,43 @@ class SizingPolicy:
         margin = max(s.step_up_margin * v.need_bytes, s.step_up_margin_bytes)
         return v.load_bytes + margin <= available
 
-    def _choose(self, t: _Turn, pressure: bool, may_step: bool) -> tuple[Decision, FamilyState]:
+    def _pressure_target(
+        self,
+        inputs: PolicyInputs,
+        order: list[int],
+        idle: dict[str, SizingReason],
+        states: dict[str, FamilyState],
+    ) -> tuple[str, bool] | None:
+        """Which family gives way to pressure this tick: ``(family, unload)``, or None.
+
+        The lowest-priority loaded family that can step down a rung does; one already
+        at its smallest is unloaded when a family of higher priority is loaded (it
+        gives way to that one); otherwise the next family up is looked at. Pinned
+        families never give way. One family per tick: pressure is a signal, not a
+        measure, so the step is the smallest that might relieve it.
+        """
+        loaded = [
+            inputs.families[i]
+            for i in order
+            if inputs.families[i].profile.family not in idle
+            and inputs.families[i].current is not None
+            and self.pinned_variant(inputs.families[i].profile) is None
+        ]
+        for f in reversed(loaded):  # lowest priority first
+            lad = self.ladder_for(f.profile, states[f.profile.family])
+            rank = {v.id: i for i, v in enumerate(lad)}
+            if f.current not in rank:
+                continue
+            cur = lad[rank[f.current]]
+            if any(v.need_bytes < cur.need_bytes for v in lad[rank[f.current] + 1 :]):
+                return f.profile.family, False
+            if any(g.priority > f.priority for g in loaded):
+                return f.profile.family, True
+        return None
+
+    def _choose(
+        self, t: _Turn, pressure: bool, give_way: tuple[str, bool] | None
+    ) -> tuple[Decision, FamilyState]:
         """One family's decision: immediate step-downs, held step-ups."""
         st, cur = t.state, t.family.current
         if cur is None:
@@ -296,7 +338,7 @@ class SizingPolicy:
             if t.pinned:
                 d = t.make(cur_opt, R.PINNED)
             elif pressure:
-                d = self._pressure_step(t, cur_opt, may_step)
+                d = self._pressure_step(t, cur_opt, give_way)
             else:
                 d = t.make(cur_opt, R.FITS)
             return d, replace(st, up_since=None)
@@ -313,9 +355,12 @@ class SizingPolicy:
         return self._hold(t, None)
 
     @staticmethod
-    def _pressure_step(t: _Turn, cur: VariantOption, may_step: bool) -> Decision:
-        if not may_step:
-            return t.make(cur, R.PRESSURE)
+    def _pressure_step(t: _Turn, cur: VariantOption, give_way: tuple[str, bool] | None) -> Decision:
+        if give_way is None:  # another family gives way, or the cooldown runs
+            smallest = all(v.need_bytes >= cur.need_bytes for v in t.ladder[t.rank[cur.id] + 1 :])
+            return t.make(cur, R.PRESSURE_AT_SMALLEST if smallest else R.PRESSURE)
+        if give_way[1]:  # at its smallest, below a loaded family of higher priority
+            return t.make(None, R.PRESSURE)
         lower = next(
             (
                 v

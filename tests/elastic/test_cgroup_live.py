@@ -103,7 +103,11 @@ def test_steps_down_under_a_lowered_limit_and_back_up_without_losing_messages(
             cgroup.set_limit(limit)
             time.sleep(1.0)
         lowered = _wait_variant(mqtt, lambda v: v != "xl", 5)
-        stepped_down_at = time.monotonic()
+        stepped_down_at = next(  # when the step-down was announced, not when we looked
+            m.at
+            for m in mqtt.messages
+            if m.topic == DETAILS and m.json()["pipelines"]["text"]["variant"] == lowered
+        )
         assert lowered is not None, "stepped down to nothing: the squeeze skipped every variant"
         assert daemon.proc is not None
         assert daemon.proc.poll() is None
@@ -113,7 +117,16 @@ def test_steps_down_under_a_lowered_limit_and_back_up_without_losing_messages(
         _wait_variant(mqtt, lambda v: v == "xl", 60)
         # Hysteresis: back up only after the budget held with margin for hold_s (the
         # hold may start before the limit is raised, never before the step down).
-        stepped_up_after = time.monotonic() - stepped_down_at
+        stepped_up_after = (
+            next(
+                m.at
+                for m in mqtt.messages
+                if m.topic == DETAILS
+                and m.at > stepped_down_at
+                and m.json()["pipelines"]["text"]["variant"] == "xl"
+            )
+            - stepped_down_at
+        )
         time.sleep(0.5)
     finally:
         stop.set()

@@ -335,6 +335,41 @@ def test_lower_priority_steps_down_first_under_a_shrinking_budget() -> None:
     assert (d_faces.to_variant, d_text.to_variant) == ("big", "t-small")
 
 
+def test_under_pressure_only_the_lowest_priority_steps_down() -> None:
+    (d_faces, d_text), _ = once(
+        SizingPolicy(settings()),
+        500 * MiB,
+        FamilyInput(faces(), current="big", priority=80),
+        FamilyInput(text(), current="t-big", priority=70),
+        pressure=PressureSignal(psi_some_avg10=50.0),
+    )
+    assert (d_faces.to_variant, d_text.to_variant) == ("big", "t-small")
+    assert d_text.reason is R.PRESSURE
+
+
+def test_under_pressure_the_lowest_at_its_smallest_is_unloaded() -> None:
+    (d_faces, d_text), _ = once(
+        SizingPolicy(settings()),
+        500 * MiB,
+        FamilyInput(faces(), current="big", priority=80),
+        FamilyInput(text(), current="t-small", priority=70),
+        pressure=PressureSignal(psi_some_avg10=50.0),
+    )
+    assert (d_faces.to_variant, d_text.to_variant) == ("big", None)
+    assert d_text.reason is R.PRESSURE
+
+
+def test_under_pressure_equal_priorities_at_their_smallest_stay() -> None:
+    (d_faces, d_text), _ = once(
+        SizingPolicy(settings()),
+        500 * MiB,
+        FamilyInput(faces(), current="small", priority=50),
+        FamilyInput(text(), current="t-small", priority=50),
+        pressure=PressureSignal(psi_some_avg10=50.0),
+    )
+    assert (d_faces.to_variant, d_text.to_variant) == ("small", "t-small")
+
+
 def test_on_demand_family_is_not_loaded_before_its_first_message() -> None:
     policy = SizingPolicy(settings(idle_unload_s=600.0))
     (d,), _ = once(policy, 500 * MiB, FamilyInput(text(), on_demand=True, last_activity=None))

@@ -325,3 +325,28 @@ def test_a_wobbling_budget_does_not_flap_with_priorities(
             if d.changed and d.from_variant is not None and d.reason is not R.STEP_UP:
                 left[d.family].add(d.from_variant)
             current[d.family] = d.to_variant
+
+
+@settings(max_examples=300, deadline=None)
+@given(ranked(), st.sampled_from(["quality-first", "performance-first"]), st.data())
+def test_under_pressure_the_lowest_priority_gives_way_alone(
+    fams: list[tuple[FamilyProfile, int]], mode: str, data: st.DataObject
+) -> None:
+    policy = SizingPolicy(ElasticSettings(mode=mode, idle_unload_s=None, psi_threshold=10.0))
+    current = {
+        p.family: data.draw(st.sampled_from([v.id for v in policy.ladder_for(p, FamilyState())]))
+        for p, _ in fams
+    }
+    inputs = PolicyInputs(
+        0.0,
+        1 << 40,  # plenty: pressure is the only reason to change
+        tuple(FamilyInput(p, current=current[p.family], priority=r) for p, r in fams),
+        PressureSignal(psi_some_avg10=90.0),
+    )
+    decisions = policy.decide(inputs, PolicyState()).decisions
+    changed = [d for d in decisions if d.changed]
+    assert len(changed) <= 1
+    if changed:
+        assert changed[0].reason is R.PRESSURE
+        lowest = min(r for _, r in fams)
+        assert {p.family: r for p, r in fams}[changed[0].family] == lowest

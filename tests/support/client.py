@@ -7,7 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -27,6 +27,8 @@ class Received:
     retain: bool
     correlation_data: bytes | None
     content_type: str | None
+    at: float = field(default_factory=time.monotonic)
+    """When it arrived (monotonic)."""
 
     def json(self) -> Any:
         """The payload parsed as JSON."""
