@@ -25,6 +25,31 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
         "e2e_objects",
         [PY, "benchmarks/e2e_throughput.py", "--pipelines", "objects", "--messages", "200"],
     ),
+    (
+        "wakeword_e2e_60",
+        [PY, "benchmarks/wakeword_e2e.py", "--streams", "60", "--seconds", "60"],
+    ),
+    ("startup", [PY, "benchmarks/startup.py", "--rounds", "6"]),
+    ("overload_x5", [PY, "benchmarks/overload.py", "--factor", "5"]),
+    ("overload_x10", [PY, "benchmarks/overload.py", "--factor", "10"]),
+    ("soak_10min", [PY, "benchmarks/soak.py", "--minutes", "10"]),
+    ("decode_scale_quality", [PY, "benchmarks/decode_scale_quality.py"]),
+    *(
+        (
+            f"plan_{board}",
+            [
+                PY,
+                "-m",
+                "edge_agent",
+                "plan",
+                "-c",
+                "deploy/config/every-family.toml",
+                "--profile",
+                board,
+            ],
+        )
+        for board in ("pi-zero-2w", "pi4-2gb", "pi5-8gb")
+    ),
     ("faces_models", [PY, "benchmarks/faces_models.py", "--runs", "200"]),
     ("objects_models", [PY, "benchmarks/objects_models.py", "--runs", "50"]),
     ("text_table", [PY, "benchmarks/text_models.py", "--table", "models/text"]),
@@ -39,6 +64,11 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
     ("speech_wer_base", [PY, "benchmarks/speech_wer.py", "--variant", "base"]),
     ("generate_models", [PY, "benchmarks/generate_models.py", "--rounds", "3", "--cli"]),
     ("generate_eval", [PY, "benchmarks/generate_eval.py"]),
+    *(
+        [("family_sets", [PY, "benchmarks/family_sets.py", "--repeats", "3"])]
+        if os.geteuid() == 0
+        else []
+    ),
     (
         "elastic_memory",
         [PY, "benchmarks/elastic_memory.py"] + ([] if os.geteuid() == 0 else ["--skip-cgroup"]),

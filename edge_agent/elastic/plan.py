@@ -223,11 +223,15 @@ def format_plan(
     lines = [f"mode {doc['mode']}, budget {format_size(doc['budget_bytes'])} ({budget_source})"]
     for fam in doc["families"]:
         demand = ", loaded on its first message" if fam["load"] == "on_demand" else ""
+        available = format_size(fam["available_bytes"])
+        if fam["variant"] is None and fam["reason"] == "over_budget":
+            why = f"no variant fits the {available} left to it"
+        else:
+            need = format_size(fam["need_bytes"])
+            why = f"{fam['explanation']} (need {need} of {available} available)"
         lines.append(
             f"{fam['family']} (priority {fam['priority']}{demand}): "
-            f"{fam['variant'] or 'not loaded'} - {fam['reason']}: "
-            f"{fam['explanation']} (need {format_size(fam['need_bytes'])} of "
-            f"{format_size(fam['available_bytes'])} available)"
+            f"{fam['variant'] or 'not loaded'} - {fam['reason']}: {why}"
         )
         lines.append("  variants, best first for this mode:")
         for v in fam["variants"]:
