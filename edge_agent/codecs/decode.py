@@ -32,6 +32,7 @@ def _decode(
     limits: Limits,
     audio_rate: int | None,
     image_size: tuple[int, int] | None = None,
+    text_keys: tuple[str, ...] = ("text",),
 ) -> Sample:
     max_bytes = getattr(limits, modality).max_bytes
     if len(payload) > max_bytes:
@@ -45,7 +46,7 @@ def _decode(
         return decode_image(payload, fmt, limits.image, image_size)
     if modality == "audio":
         return decode_audio(payload, fmt, limits.audio, audio_rate)
-    return decode_text(payload, fmt, limits.text)
+    return decode_text(payload, fmt, limits.text, text_keys)
 
 
 def decode(
@@ -57,6 +58,7 @@ def decode(
     limits: Limits,
     audio_rate: int | None,
     image_size: tuple[int, int] | None = None,
+    text_keys: tuple[str, ...] = ("text",),
 ) -> Sample:
     """Decode a payload for a pipeline of the given modality.
 
@@ -74,6 +76,8 @@ def decode(
         audio_rate: Sample rate an audio pipeline wants (None keeps the payload's).
         image_size: (width, height) an image pipeline's model looks at: decode at
             reduced scale down to it where the format allows (None: full size).
+        text_keys: The JSON envelope fields a text pipeline takes its text from
+            (exactly one of them must be present).
 
     Returns:
         An ImageSample, AudioSample or TextSample.
@@ -90,6 +94,7 @@ def decode(
             limits=limits,
             audio_rate=audio_rate,
             image_size=image_size,
+            text_keys=text_keys,
         )
     except PayloadError as err:
         if err.size is None:

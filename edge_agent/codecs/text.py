@@ -115,25 +115,34 @@ def parse_json_object(payload: bytes, limits: TextLimits) -> dict[str, Any]:
     return value
 
 
-def _decode_json(payload: bytes, fmt: PayloadFormat, limits: TextLimits) -> TextSample:
+def _decode_json(
+    payload: bytes, fmt: PayloadFormat, limits: TextLimits, keys: tuple[str, ...]
+) -> TextSample:
     _check_charset(fmt)
     value = parse_json_object(payload, limits)
-    text = value.pop("text", None)
+    present = [k for k in keys if k in value]
+    names = " or ".join(f"'{k}'" for k in keys)
+    if len(present) > 1:
+        raise PayloadError(Reason.BAD_ENVELOPE, f"JSON envelope has both {names}: send one")
+    text = value.pop(present[0]) if present else None
     if not isinstance(text, str):
-        raise PayloadError(Reason.BAD_ENVELOPE, "JSON envelope needs a string field 'text'")
+        raise PayloadError(Reason.BAD_ENVELOPE, f"JSON envelope needs a string field {names}")
     _check_chars(text, limits)
     if not _encodable(text):
-        raise PayloadError(Reason.INVALID_UTF8, "JSON 'text' holds a lone surrogate escape")
+        raise PayloadError(Reason.INVALID_UTF8, "JSON text holds a lone surrogate escape")
     return TextSample(text=text, fields=MappingProxyType(value), source_format=fmt.mime)
 
 
-def decode_text(payload: bytes, fmt: PayloadFormat, limits: TextLimits) -> TextSample:
+def decode_text(
+    payload: bytes, fmt: PayloadFormat, limits: TextLimits, keys: tuple[str, ...] = ("text",)
+) -> TextSample:
     """Decode a text payload.
 
     Args:
         payload: The bytes (already checked non-empty and within ``max_bytes``).
         fmt: The resolved format (``text/plain`` or ``application/json``).
         limits: Text limits.
+        keys: JSON envelope fields the text may come in (exactly one present).
 
     Returns:
         The text, plus the other envelope fields for JSON.
@@ -143,7 +152,7 @@ def decode_text(payload: bytes, fmt: PayloadFormat, limits: TextLimits) -> TextS
             BAD_ENVELOPE or UNSUPPORTED_FORMAT.
     """
     if fmt.mime == "application/json":
-        return _decode_json(payload, fmt, limits)
+        return _decode_json(payload, fmt, limits, keys)
     if fmt.mime != "text/plain":
         raise PayloadError(Reason.UNSUPPORTED_FORMAT, f"{fmt.mime} is not a text format")
     _check_charset(fmt)

@@ -213,6 +213,8 @@ class Pipeline(abc.ABC):
     """Inbox size when the config sets none."""
     max_busy_s: ClassVar[float] = 60.0
     """Longest one message may keep the owner thread before the worker counts as stuck."""
+    text_keys: ClassVar[tuple[str, ...]] = ("text",)
+    """Text pipelines: the JSON envelope fields the text may come in."""
     load_wait_s: ClassVar[float] = 5.0
     """Least time a message that woke an on-demand load waits for it (route ``wait_s``
     if longer)."""

@@ -33,6 +33,7 @@ def decode_for(
         limits=limits,
         audio_rate=pipeline.audio_rate,
         image_size=pipeline.decode_size,
+        text_keys=pipeline.text_keys,
     )
 
 

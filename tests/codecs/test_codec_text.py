@@ -135,3 +135,34 @@ def test_unterminated_escaped_quotes_scan_fast() -> None:
     start = time.perf_counter()
     json_depth('"\\"' * 30_000)
     assert time.perf_counter() - start < 0.1
+
+
+def _keyed(payload: bytes, keys: tuple[str, ...]) -> TextSample:
+    sample = decode(
+        payload,
+        modality="text",
+        content_type="application/json",
+        declared_format=None,
+        limits=Limits(),
+        audio_rate=None,
+        text_keys=keys,
+    )
+    assert isinstance(sample, TextSample)
+    return sample
+
+
+def test_a_pipeline_may_take_its_text_from_another_envelope_field() -> None:
+    sample = _keyed(b'{"prompt": "hello", "max_tokens": 4}', ("prompt", "text"))
+    assert (sample.text, dict(sample.fields)) == ("hello", {"max_tokens": 4})
+    assert _keyed(b'{"text": "hello"}', ("prompt", "text")).text == "hello"
+
+
+def test_an_envelope_with_two_text_fields_is_refused() -> None:
+    with pytest.raises(PayloadError) as info:
+        _keyed(b'{"prompt": "a", "text": "b"}', ("prompt", "text"))
+    assert info.value.reason is Reason.BAD_ENVELOPE
+    assert "'prompt' or 'text'" in info.value.detail
+
+
+def test_other_text_pipelines_do_not_take_prompt() -> None:
+    assert _reason(b'{"prompt": "hello"}', "application/json") is Reason.BAD_ENVELOPE

@@ -62,6 +62,7 @@ class GeneratePipeline(Pipeline):
     route_options_model: ClassVar[type[BaseModel]] = GenerateRouteOptions
     # The heaviest family (~270 MiB with its mapped weights): last in the budget, loaded
     # when a prompt comes, gone after five idle minutes.
+    text_keys: ClassVar[tuple[str, ...]] = ("prompt", "text")
     default_priority: ClassVar[int] = 30
     default_load: ClassVar[Literal["at_start", "on_demand"]] = "on_demand"
     default_idle_unload_s: ClassVar[float | None] = 300.0

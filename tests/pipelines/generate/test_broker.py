@@ -48,7 +48,7 @@ def _start(start_daemon: Callable[..., DaemonProcess], **extra: Any) -> DaemonPr
 def _ask(mqtt: TestClient, prompt: str, corr: bytes, **fields: Any) -> None:
     mqtt.publish(
         "sensors/s1/prompt",
-        json.dumps({"text": prompt, **fields}).encode(),
+        json.dumps({"prompt": prompt, **fields}).encode(),
         content_type="application/json",
         correlation_data=corr,
         response_topic="clients/c1/inbox",
