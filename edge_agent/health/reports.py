@@ -55,6 +55,8 @@ def broker_stats(
         "backpressure_timeouts": t.backpressure_timeouts if t else 0,
         "receive_maximum": t.receive_maximum if t else None,
         "broker_dropped": broker_dropped,
+        # copies of one message sent again for an overlapping subscription (not answered)
+        "overlap_copies": t.subscriptions.copies_dropped if t else 0,
     }
 
 

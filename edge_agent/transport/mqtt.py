@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import paho.mqtt.client as paho
 import structlog
@@ -29,6 +28,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from edge_agent.config.models import BrokerSettings
 from edge_agent.errors import ConfigError, TransportError
 from edge_agent.transport.address import BrokerAddress, parse_broker_url
+from edge_agent.transport.subscriptions import SubscriptionSet
 
 __all__ = ["InboundMessage", "MqttTransport", "apply_tls", "read_password"]
 
@@ -169,7 +169,7 @@ class MqttTransport:
         self.address: BrokerAddress = parse_broker_url(settings.url)
         self.v5 = settings.protocol == "5"
         self.status_topic = status_topic
-        self.subscriptions = list(subscriptions)
+        self.subscriptions = SubscriptionSet(subscriptions)
         self.max_outgoing = max_outgoing
         self.publish_wait_s = publish_wait_s
         self.receive_maximum = receive_maximum
@@ -397,23 +397,20 @@ class MqttTransport:
             client.disconnect()
             return
         self.connects += 1
-        options: list[tuple[str, Any]] = []
-        for sub in self.subscriptions:
-            topic, qos = sub[0], sub[1]
-            # Retain handling (v5): 0 send retained messages on every subscribe, 1 only
-            # for a subscription the session does not have yet, 2 never.
-            retain_handling = sub[2] if len(sub) > 2 else 0
+        for sub in self.subscriptions.items:
             if self.v5:
-                options.append(
-                    (
-                        topic,
-                        SubscribeOptions(qos=qos, noLocal=True, retainHandling=retain_handling),
-                    )
+                # One SUBSCRIBE per filter: its subscription identifier tells which of
+                # several overlapping subscriptions a copy was delivered for. Retain
+                # handling: 0 send retained messages on every subscribe, 1 only for a
+                # subscription the session does not have yet, 2 never.
+                props = Properties(PacketTypes.SUBSCRIBE)  # type: ignore[no-untyped-call]
+                props.SubscriptionIdentifier = sub.identifier
+                options = SubscribeOptions(
+                    qos=sub.qos, noLocal=True, retainHandling=sub.retain_handling
                 )
+                client.subscribe(sub.filter, options=options, properties=props)
             else:
-                options.append((topic, qos))
-        if options:
-            client.subscribe(options)
+                client.subscribe(sub.filter, qos=sub.qos)
         client.publish(self.status_topic, b"online", qos=1, retain=True)
         self._connected.set()
         log.info(
@@ -421,7 +418,7 @@ class MqttTransport:
             broker=str(self.address),
             session_present=flags.session_present,
             protocol="5" if self.v5 else "3.1.1",
-            subscriptions=len(options),
+            subscriptions=len(self.subscriptions.items),
         )
         if self._on_online is not None:
             self._on_online()
@@ -450,6 +447,11 @@ class MqttTransport:
         def ack() -> None:
             if qos > 0:
                 client.ack(mid, qos)
+
+        ids = getattr(props, "SubscriptionIdentifier", None) if props is not None else None
+        if ids and self.subscriptions.is_extra_copy(msg.topic, ids):
+            ack()  # the copy for the topic's first subscription is answered
+            return
 
         self._on_message_cb(
             InboundMessage(
