@@ -151,6 +151,11 @@ def effective_lines(config: EffectiveConfig) -> list[str]:
     return lines
 
 
+def _render_key(key: str) -> str:
+    bare = key and all(c.isascii() and (c.isalnum() or c in "-_") for c in key)
+    return key if bare else _render(key)
+
+
 def _render(value: Any) -> str:
     if value is None:
         return "(unset)"
@@ -158,8 +163,11 @@ def _render(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, Mapping) and not value:
-        return "{}"
+    if isinstance(value, Mapping):  # an option table, as a TOML inline table
+        if not value:
+            return "{}"
+        items = (f"{_render_key(str(k))} = {_render(v)}" for k, v in value.items())
+        return "{ " + ", ".join(items) + " }"
     return (
         str(value)
         if not isinstance(value, list)

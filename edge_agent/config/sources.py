@@ -149,13 +149,24 @@ def flag_layer(
     return Layer("flag", values, origins=origins)
 
 
+def _atomic(path: tuple[str, ...]) -> bool:
+    """One option of a pipeline or route: replaced whole by a later layer, tables too.
+
+    Option tables hold the user's own data (a route's labels, zones, intents, per-label
+    scores): merging them key by key would keep the default labels beside the ones a
+    config sets, so a later file's value replaces the earlier one.
+    """
+    return len(path) == 4 and path[0] in ("pipelines", "routes") and path[2] == "options"
+
+
 def leaves(values: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
-    """Yield the key path of every non-table value."""
+    """Yield the key path of every non-table value (and of every option, see ``_atomic``)."""
     for key, value in values.items():
-        if isinstance(value, Mapping) and value:
-            yield from leaves(value, (*prefix, key))
+        path = (*prefix, key)
+        if isinstance(value, Mapping) and value and not _atomic(path):
+            yield from leaves(value, path)
         else:
-            yield (*prefix, key)
+            yield path
 
 
 def deep_merge(

@@ -73,3 +73,20 @@ def test_unset_value_reports_default(tmp_path: Path) -> None:
     files, env, flags = _setup(tmp_path, set())
     config = load_config(files, device_id="pi-1", flags=flags, environ=env, hostname="h")
     assert config.source_of(("topic_prefix",)) == "default"
+
+
+def test_a_route_option_table_replaces_the_default_one(tmp_path: Path) -> None:
+    f = tmp_path / "c.toml"
+    f.write_text('[routes.texts]\noptions = { labels = { alarm = ["a smoke alarm"] } }\n')
+    labels = load_config([f], environ={}).settings.routes["texts"].options["labels"]
+    assert labels == {"alarm": ["a smoke alarm"]}  # not the ten default labels beside it
+
+
+def test_options_merge_key_by_key_across_files(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.toml", tmp_path / "b.toml"
+    first.write_text(
+        '[routes.texts]\noptions = { labels = { a = ["x"] }, threshold = 0.2 }\n', "utf-8"
+    )
+    second.write_text('[routes.texts]\noptions = { labels = { b = ["y"] } }\n', "utf-8")
+    options = load_config([first, second], environ={}).settings.routes["texts"].options
+    assert options == {"labels": {"b": ["y"]}, "threshold": 0.2}
