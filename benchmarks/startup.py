@@ -2,7 +2,8 @@
 
 Each round starts ``python -m edge_agent run`` against a private mosquitto and times
 the first ``online`` (not retained: the one published after the families are loaded
-and the subscriptions made). The first round warms the cache dir (sliced variants,
+and the subscriptions made). Families load as they do by default: speech and generate
+on their first message, so they add their imports and config, not their load. The first round warms the cache dir (sliced variants,
 XNNPACK weight caches) and the page cache; the figure is the later rounds. The
 daemon's own log gives where the time went (first three rounds' milestones printed).
 Byte-compiled modules are part of a warm start: run it with the environment an
@@ -73,7 +74,8 @@ def main() -> None:
             k: {"kind": k, "enabled": False} for k in ("faces", "text", "wakeword")
         }
         for fam in args.families:
-            pipelines[fam] = {"kind": fam, "load": "at_start"}
+            # each family's default loading: speech and generate load on their first message
+            pipelines[fam] = {"kind": fam}
         config = {
             "device_id": "st",
             "cache_dir": str(root / "cache"),

@@ -29,7 +29,7 @@ from edge_agent.runtime.backend import import_runtime
 from edge_agent.runtime.interpreter import verify_file
 from edge_agent.runtime.page_cache import drop_page_cache
 
-__all__ = ["Generation", "LiteRtLmModel", "Sampling", "runtime_module"]
+__all__ = ["Generation", "LiteRtLmModel", "Sampling", "runtime_module", "weight_cache_path"]
 
 _TOP_K = 40
 _TOP_P = 0.95
@@ -235,13 +235,8 @@ class LiteRtLmModel:
         return sorted(self.cache_dir.glob(f"{self.path.name}_*.xnnpack_cache"))
 
     def current_weight_cache(self) -> Path:
-        """The weight cache file of this model file as it is now.
-
-        LiteRT-LM names it ``<file name>_<mtime>_<size>.xnnpack_cache``: a rebuilt
-        model gets a new cache, and the old one (137 MB) would stay behind.
-        """
-        st = self.path.stat()
-        return self.cache_dir / f"{self.path.name}_{int(st.st_mtime)}_{st.st_size}.xnnpack_cache"
+        """The weight cache file of this model file as it is now (see ``weight_cache_path``)."""
+        return weight_cache_path(self.path, self.cache_dir)
 
     def _drop_stale_weight_caches(self) -> None:
         current = self.current_weight_cache()
@@ -255,3 +250,13 @@ class LiteRtLmModel:
             self._engine.close()
             self._engine = None
         drop_page_cache([self.path, *self.weight_cache_files()])
+
+
+def weight_cache_path(model: Path, cache_dir: Path) -> Path:
+    """Where LiteRT-LM keeps the XNNPACK weight cache of ``model`` as the file is now.
+
+    It names it ``<file name>_<mtime>_<size>.xnnpack_cache``: a rebuilt model gets a
+    new cache, and the old one (137 MB) would stay behind.
+    """
+    st = model.stat()
+    return cache_dir / f"{model.name}_{int(st.st_mtime)}_{st.st_size}.xnnpack_cache"

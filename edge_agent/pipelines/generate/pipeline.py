@@ -44,7 +44,7 @@ from edge_agent.pipelines.generate.prompt import render_chatml
 from edge_agent.pipelines.generate.request import GenerateRequest, parse_request
 from edge_agent.pipelines.generate.schema import extract_json, validate
 from edge_agent.pipelines.generate.structured import StructuredTask, retry_prompt
-from edge_agent.runtime.litert_lm import LiteRtLmModel, Sampling
+from edge_agent.runtime.litert_lm import LiteRtLmModel, Sampling, weight_cache_path
 
 __all__ = ["GeneratePipeline"]
 
@@ -127,9 +127,12 @@ class GeneratePipeline(Pipeline):
         A first load packs the weights (peak ~380 MB for SmolLM2 here); later loads map
         the cache file (peak ~210 MB), so a swap under memory pressure stays small.
         """
+        cache = self.cache_dir or Path("/tmp/edge-agent-generate")  # noqa: S108 - fallback only
         for variant_id in variant_ids:
             if variant_id == self._variant or self.package.unavailable_reason(variant_id):
                 continue
+            if weight_cache_path(self.package.variant_path(variant_id), cache).exists():
+                continue  # built by an earlier start: a load (and its sha256 check) for nothing
             model = self._engine(variant_id)
             model.close()
         log.info("generate_variants_prepared", pipeline=self.name, variants=list(variant_ids))

@@ -276,3 +276,24 @@ def test_the_answer_stops_where_the_context_ends(
     assert 0 < room < 400
     assert result["completion_tokens"] <= room
     assert (result["finish_reason"] == "length") == (result["completion_tokens"] == room)
+
+
+def test_prepare_builds_a_weight_cache_once(generate_package: ModelPackage, tmp_path: Path) -> None:
+    from edge_agent.runtime.litert_lm import weight_cache_path
+
+    pipe = GeneratePipeline(
+        "generate", generate_package, GenerateOptions(), num_threads=2, cache_dir=tmp_path
+    )
+    variant = "smollm2-135m-kv1024"
+    engines: list[str] = []
+    real = pipe._engine
+
+    def counting(variant_id: str) -> Any:
+        engines.append(variant_id)
+        return real(variant_id)
+
+    pipe._engine = counting  # type: ignore[method-assign]
+    pipe.prepare([variant])
+    assert weight_cache_path(generate_package.variant_path(variant), tmp_path).exists()
+    pipe.prepare([variant])  # a restart: the cache is there, no engine is built
+    assert engines == [variant]
