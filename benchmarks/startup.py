@@ -3,9 +3,10 @@
 Each round starts ``python -m edge_agent run`` against a private mosquitto and times
 the first ``online`` (not retained: the one published after the families are loaded
 and the subscriptions made). Families load as they do by default: speech and generate
-on their first message, so they add their imports and config, not their load. The first round warms the cache dir (sliced variants,
-XNNPACK weight caches) and the page cache; the figure is the later rounds. The
-daemon's own log gives where the time went (first three rounds' milestones printed).
+on their first message, so they add their imports and config, not their load. The
+first round warms the cache dir (sliced variants, XNNPACK weight caches) and the page
+cache; the figure is the later rounds. The daemon's own log gives where the time went
+(first three rounds' milestones printed).
 Byte-compiled modules are part of a warm start: run it with the environment an
 installed daemon has (``PYTHONDONTWRITEBYTECODE`` unset).
 
