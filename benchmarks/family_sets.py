@@ -84,7 +84,10 @@ def _ask(client: TestClient, sample: tuple[str, bytes, str], timeout: float) -> 
     client.publish(topic, payload, content_type=ctype, correlation_data=rid.encode())
     found = client.wait_for(
         lambda m: (
-            ("/results/" in m.topic or m.topic.endswith("/errors"))
+            (
+                ("/results/" in m.topic and not m.topic.endswith("/partial"))
+                or m.topic.endswith("/errors")
+            )
             and m.json().get("request_id") == rid
         ),
         timeout=timeout,

@@ -8,10 +8,12 @@ inboxes until the deadline → publish ``offline`` → disconnect → exit 0.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 import structlog
@@ -115,6 +117,12 @@ class Daemon:
             self.remote_broker = True
             log.warning("remote_broker_allowed", broker=str(address))
 
+    def _answering(self) -> AbstractContextManager[None]:
+        """Where a worker answers and acknowledges a message (one write to the broker)."""
+        if self.transport is None:
+            return contextlib.nullcontext()
+        return self.transport.answering()
+
     def _receive_maximum(self) -> int:
         """Unacknowledged messages the broker may send us: every inbox full, plus stages."""
         held = sum(
@@ -143,6 +151,7 @@ class Daemon:
             on_error=self._publish_error,
             on_done=self._done,
             on_partial=self.publisher.partial,
+            answering=self._answering,
         )
         workers = {s.worker.name: s.worker for e in self._entries.values() for s in e.shards}
         self.sizing = Swapper(self.settings, workers, on_change=self.publish_details_now)

@@ -155,7 +155,7 @@ def build_entries(
     Args:
         settings: Effective settings.
         routes: The enabled routes.
-        **callbacks: ``on_results``, ``on_error``, ``on_done`` and ``on_partial``
+        **callbacks: ``on_results``, ``on_error``, ``on_done``, ``on_partial`` and ``answering``
             for every worker (see ``Worker``).
 
     Returns:

@@ -84,6 +84,8 @@ class Worker:
         on_done: ``(job, timings_ms, published)`` after every answered message.
         on_partial: ``(job, seq, data)`` for each partial result, as it is produced.
         name: Thread name suffix (a shard of a pipeline gets its own).
+        answering: A block in which a message's answer and its acknowledgement are
+            made, so they leave together (``MqttTransport.answering``).
     """
 
     def __init__(
@@ -98,6 +100,7 @@ class Worker:
         on_done: Callable[[Job, Mapping[str, float], int], None],
         on_partial: Callable[[Job, int, Mapping[str, Any]], None] | None = None,
         name: str | None = None,
+        answering: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext,
     ) -> None:
         self.pipeline = pipeline
         self.inbox = inbox
@@ -108,6 +111,7 @@ class Worker:
         self._on_error = on_error
         self._on_done = on_done
         self._on_partial = on_partial
+        self._answering = answering
         self._stop = threading.Event()
         self._deadline: float | None = None
         self._ready: queue.Queue[Any] = queue.Queue(_PREFETCH)
@@ -392,12 +396,15 @@ class Worker:
             item = self._finished.get()
             if item is _STOP:
                 break
-            try:
-                self._finish(item)
-            except Exception as exc:  # the stage's catch-all: never die, still acknowledge
-                self.errors += 1
-                log.exception("finish_failed", pipeline=self.name, error_type=type(exc).__name__)
-                item.job.ack()
+            with self._answering():
+                try:
+                    self._finish(item)
+                except Exception as exc:  # the stage's catch-all: never die, still acknowledge
+                    self.errors += 1
+                    log.exception(
+                        "finish_failed", pipeline=self.name, error_type=type(exc).__name__
+                    )
+                    item.job.ack()
 
     def _finish(self, item: _Item) -> None:
         job, ctx = item.job, item.ctx

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 import random
-import socket
 import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,9 +28,10 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from edge_agent.config.models import BrokerSettings
 from edge_agent.errors import ConfigError, TransportError
 from edge_agent.transport.address import BrokerAddress, parse_broker_url
+from edge_agent.transport.paho_client import HeldWritesClient, use_unix_wakeup_pair
 from edge_agent.transport.subscriptions import SubscriptionSet
 
-__all__ = ["InboundMessage", "MqttTransport", "apply_tls", "read_password"]
+__all__ = ["Ack", "InboundMessage", "MqttTransport", "apply_tls", "read_password"]
 
 log = structlog.get_logger("edge_agent.transport")
 
@@ -62,6 +63,26 @@ class InboundMessage:
     response_topic: str | None = None
     user_properties: tuple[tuple[str, str], ...] = ()
     received: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """Acknowledges one inbound message when called (QoS 0: nothing to send).
+
+    Attributes:
+        client: The client it arrived on.
+        mid: Its packet id.
+        qos: Its QoS.
+    """
+
+    client: paho.Client
+    mid: int
+    qos: int
+
+    def __call__(self) -> None:
+        """Send the acknowledgement (queued: it leaves with what the thread holds)."""
+        if self.qos > 0:
+            self.client.ack(self.mid, self.qos)
 
 
 def read_password(settings: BrokerSettings, environ: dict[str, str] | None = None) -> str | None:
@@ -111,20 +132,6 @@ def apply_tls(client: paho.Client, settings: BrokerSettings) -> None:
     )
     if tls and tls.insecure:
         client.tls_insecure_set(True)
-
-
-def _use_unix_wakeup_pair(client: paho.Client) -> None:
-    """Give paho an AF_UNIX socketpair for waking its loop.
-
-    paho builds this pair on first use with TCP on 127.0.0.1 (for Windows), which
-    fails in a network namespace without interfaces and would need AF_INET under
-    systemd's RestrictAddressFamilies=AF_UNIX. paho only creates the pair when it
-    is missing, so setting it first keeps the daemon AF_UNIX-only.
-    """
-    reader, writer = socket.socketpair()
-    reader.setblocking(False)
-    writer.setblocking(False)
-    client._sockpairR, client._sockpairW = reader, writer
 
 
 class MqttTransport:
@@ -190,11 +197,11 @@ class MqttTransport:
             settings.reconnect_min_s, settings.reconnect_max_s, random.Random()
         )
 
-        client = paho.Client(
+        client = HeldWritesClient(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id,
             protocol=paho.MQTTv5 if self.v5 else paho.MQTTv311,
-            transport=self.address.transport,  # type: ignore[arg-type]
+            transport=self.address.transport,
             clean_session=None if self.v5 else False,
             reconnect_on_failure=False,
             manual_ack=True,
@@ -208,7 +215,7 @@ class MqttTransport:
         if self.address.tls:
             apply_tls(client, settings)
         client.will_set(status_topic, b"offline", qos=1, retain=True)
-        _use_unix_wakeup_pair(client)
+        use_unix_wakeup_pair(client)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -220,6 +227,10 @@ class MqttTransport:
     def start(self) -> None:
         """Start the network thread (it connects and keeps reconnecting)."""
         self._thread = threading.Thread(target=self._run, name="mqtt-network", daemon=True)
+        # paho writes a packet from whichever thread queues it unless it knows its
+        # loop thread: two writers swap packets (an ack before its answer) and share
+        # one TLS connection unsafely. Told, paho wakes the loop and only it writes.
+        self.client._thread = self._thread
         self._thread.start()
 
     def wait_connected(self, timeout: float) -> bool:
@@ -285,6 +296,8 @@ class MqttTransport:
                 "publish_refused", topic_bytes=len(topic.encode()), error=str(exc)
             )
             return False
+        if qos > 0:
+            self.client.kept_back(info.mid)
         ok = info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS or (
             info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN and qos > 0
         )
@@ -294,6 +307,15 @@ class MqttTransport:
             return False
         self.published += 1
         return True
+
+    def answering(self) -> AbstractContextManager[None]:
+        """A block whose publishes and acknowledgements leave in one write.
+
+        Answer a message and acknowledge it inside it: a process killed at any
+        moment then leaves the broker with both or neither, so a restart neither
+        loses the answer nor answers again (see ``paho_client``).
+        """
+        return self.client.hold()
 
     def _wait_for_room(self) -> None:
         if self.outgoing < self.max_outgoing:
@@ -433,6 +455,7 @@ class MqttTransport:
     ) -> None:
         self.disconnects += 1
         self._connected.clear()
+        self.client.drop_tails()
         if not self._stop.is_set():
             log.warning("broker_disconnected", broker=str(self.address), reason=str(reason_code))
 
@@ -442,31 +465,26 @@ class MqttTransport:
         corr = getattr(props, "CorrelationData", None) if props is not None else None
         resp = getattr(props, "ResponseTopic", None) if props is not None else None
         user = getattr(props, "UserProperty", None) if props is not None else None
-        mid, qos = msg.mid, msg.qos
-
-        def ack() -> None:
-            if qos > 0:
-                client.ack(mid, qos)
+        ack = Ack(client, msg.mid, msg.qos)
 
         ids = getattr(props, "SubscriptionIdentifier", None) if props is not None else None
         if ids and self.subscriptions.is_extra_copy(msg.topic, ids):
             ack()  # the copy for the topic's first subscription is answered
             return
 
-        self._on_message_cb(
-            InboundMessage(
-                topic=msg.topic,
-                payload=bytes(msg.payload),
-                qos=msg.qos,
-                retain=bool(msg.retain),
-                dup=bool(msg.dup),
-                content_type=content_type,
-                correlation_data=bytes(corr) if corr is not None else None,
-                response_topic=resp,
-                user_properties=tuple((str(k), str(v)) for k, v in (user or [])),
-            ),
-            ack,
+        message = InboundMessage(
+            topic=msg.topic,
+            payload=bytes(msg.payload),
+            qos=msg.qos,
+            retain=bool(msg.retain),
+            dup=bool(msg.dup),
+            content_type=content_type,
+            correlation_data=bytes(corr) if corr is not None else None,
+            response_topic=resp,
+            user_properties=tuple((str(k), str(v)) for k, v in (user or [])),
         )
+        with self.client.hold():  # an answer made on arrival leaves with its ack
+            self._on_message_cb(message, ack)
 
 
 def ensure_started(transport: MqttTransport, timeout: float) -> None:

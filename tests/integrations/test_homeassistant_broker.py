@@ -138,7 +138,8 @@ def test_retained_configs_found_at_start_are_kept_refreshed_or_removed(
     check = TestClient(broker.tcp_url)
     try:
         check.subscribe("homeassistant/#")
-        time.sleep(1.0)
+        check.wait_for(lambda m: m.topic == porch and m.retain, timeout=30)
+        time.sleep(0.5)  # the broker sends retained messages in one burst on subscribe
         retained = {m.topic for m in check.messages if m.retain}
     finally:
         check.close()

@@ -155,7 +155,8 @@ def test_tls_and_password_from_a_file(secured: SecuredBroker, tmp_path: Path) ->
         daemon.wait_online(client, STATUS)
         client.publish("sensors/cam1/image", FACE.read_bytes())
         assert client.on_topic(RESULT)[0].json()["result"]["count"] == 1
-        assert daemon.terminate() == 0
+        code = daemon.terminate()
+        assert code == 0, daemon.log()[-4000:]
         assert "s3cret-pw" not in daemon.log()
     finally:
         client.close()
