@@ -147,7 +147,8 @@ def load_times(rig: Rig, family: str) -> dict[str, float]:
     cfg = _config(
         root, rig.broker.unix_url, [family], elastic={"check_interval_s": 0.2, "idle_unload_s": 3.0}
     )
-    text = cfg.read_text().replace('load = "at_start"', 'load = "on_demand"')
+    # The family's own idle time (generate keeps its engine 300 s) gives way to 3 s here.
+    text = cfg.read_text().replace('load = "at_start"', 'load = "on_demand"\nidle_unload_s = 3.0')
     cfg.write_text(text)
     daemon = DaemonProcess(cfg, root)
     daemon.start()

@@ -16,6 +16,7 @@ and every chunk processed.
 from __future__ import annotations
 
 import argparse
+import resource
 import subprocess
 import sys
 import time
@@ -86,6 +87,7 @@ def main() -> None:
         sent = args.streams * int(args.seconds * 1000 / args.chunk_ms)
         cpu0, broker0 = cpu_seconds(bench.pid), cpu_seconds(bench.broker.proc.pid)  # type: ignore[union-attr]
         t0 = time.monotonic()
+        children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         pub = subprocess.run(
             [
                 sys.executable,
@@ -102,6 +104,11 @@ def main() -> None:
             capture_output=True,
             text=True,
             check=True,
+        )
+        children1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # The daemon and the broker are still running: the children reaped are the publisher.
+        pub_cpu = (children1.ru_utime + children1.ru_stime) - (
+            children0.ru_utime + children0.ru_stime
         )
         deadline = time.monotonic() + 30
         processed = 0
@@ -135,6 +142,7 @@ def main() -> None:
     print(f"| wake words detected | {detections} |")
     print(f"| daemon CPU per stream-second | {cpu / stream_s * 1000:.1f} ms |")
     print(f"| broker CPU per stream-second | {broker_cpu / stream_s * 1000:.1f} ms |")
+    print(f"| publisher CPU (cores, while it ran) | {pub_cpu / args.seconds:.2f} |")
     print(f"| deepest inbox (sum over shards) | {deepest} |")
     verdict = "kept up" if dropped == 0 and processed >= sent else "fell behind"
     print(

@@ -73,7 +73,7 @@ def _wav_samples(payload: bytes, limits: AudioLimits) -> tuple[npt.NDArray[np.fl
 
 def _raw_samples(
     payload: bytes, fmt: PayloadFormat, limits: AudioLimits
-) -> tuple[npt.NDArray[np.float32], int, int]:
+) -> tuple[npt.NDArray[np.int16], int, int]:
     if fmt.mime == "audio/L16":
         dtype = ">i2"
     else:
@@ -93,9 +93,8 @@ def _raw_samples(
             Reason.MALFORMED_AUDIO,
             f"{len(payload)} bytes is not a whole number of {channels}-channel 16-bit frames",
         )
-    ints = np.frombuffer(payload, dtype=dtype)
-    samples = (ints.astype(np.float32) / 32768.0).reshape(-1, channels)
-    return samples, rate, channels
+    ints: npt.NDArray[np.int16] = np.frombuffer(payload, dtype=dtype)
+    return ints.reshape(-1, channels), rate, channels
 
 
 def to_int16(signal: npt.NDArray[np.float32]) -> npt.NDArray[np.int16]:
@@ -131,7 +130,18 @@ def decode_audio(
     if fmt.mime == "audio/wav":
         frames, rate, channels = _wav_samples(payload, limits)
     elif fmt.mime in ("audio/L16", "audio/x-raw"):
-        frames, rate, channels = _raw_samples(payload, fmt, limits)
+        ints, rate, channels = _raw_samples(payload, fmt, limits)
+        if channels == 1 and target_rate in (None, rate):
+            # A stream chunk as the pipeline wants it: the float round trip below gives
+            # back the same integers, at several times the cost of a byte-order copy.
+            return AudioSample(
+                pcm=ints[:, 0].astype(np.int16),
+                rate=rate,
+                source_rate=rate,
+                source_channels=1,
+                source_format=fmt.mime,
+            )
+        frames = ints.astype(np.float32) / 32768.0
     else:
         raise PayloadError(Reason.UNSUPPORTED_FORMAT, f"{fmt.mime} is not an audio format")
     mono = (

@@ -16,6 +16,7 @@ Canonical format names (``PayloadFormat.mime``) and the parameters they take:
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -192,6 +193,7 @@ def _modality_of(ctype: ContentType) -> Modality | None:
     return None
 
 
+@functools.lru_cache(maxsize=256)
 def parse_format(value: str, modality: Modality, *, origin: str = "route") -> PayloadFormat | None:
     """Turn a content type (or a route's declared format) into a payload format.
 

@@ -1,4 +1,4 @@
-"""paho's MQTT client, adapted: an answer and its acknowledgement leave in one write.
+"""paho's MQTT client, adapted: answers leave with their acknowledgements, reads are batched.
 
 The daemon acknowledges a message after its answer. paho writes every packet with
 its own ``send()`` (and, with our own network loop, from whichever thread queued
@@ -13,6 +13,15 @@ yet; the held packets then wait for it and leave appended to it, so an
 acknowledgement never goes out before the answer it follows. Without a
 connection nothing held is sent: paho resends the answer on the next connection,
 and the broker redelivers the message (recognised there as answered).
+
+paho reads a packet with three or more ``recv()`` calls (the command byte, each
+length byte, the body) and handles one packet per ``select()`` when nothing is
+in flight. Every syscall gives up the GIL, and taking it back waits behind busy
+worker threads, so at a few thousand small messages a second (audio chunks) the
+network thread spent its time waiting for the GIL and mosquitto dropped what it
+could not deliver. Here the socket is read 64 KiB at a time into a read-ahead
+buffer that paho's reads are served from, and one loop handles up to
+``_PACKETS_PER_READ`` packets before it writes.
 """
 
 from __future__ import annotations
@@ -30,6 +39,10 @@ __all__ = ["HeldWritesClient", "use_unix_wakeup_pair"]
 
 _PUBLISH = 0x30
 _PUBACK = 0x40
+_READ_SIZE = 65536
+# Enough to empty the buffer of small messages in one go, few enough that answers
+# and acknowledgements still go out between two batches of a flood.
+_PACKETS_PER_READ = 256
 
 
 class _Held(threading.local):
@@ -45,6 +58,7 @@ class HeldWritesClient(paho.Client):
         super().__init__(*args, **kwargs)
         self._held = _Held()
         self._tails: dict[int, bytes] = {}
+        self._read_ahead = bytearray()
 
     @contextmanager
     def hold(self) -> Iterator[None]:
@@ -119,6 +133,50 @@ class HeldWritesClient(paho.Client):
             if tail is not None:
                 packet = bytes(packet) + tail
         return super()._packet_queue(command, packet, mid, qos, info)
+
+    # -- reads --------------------------------------------------------------------------
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        buf = self._read_ahead
+        if not buf:
+            chunk = super()._sock_recv(_READ_SIZE)  # SSL want-read becomes BlockingIOError
+            if len(chunk) <= bufsize:
+                return chunk  # also b"": the connection closed
+            buf.extend(chunk)
+        out = bytes(buf[:bufsize])
+        del buf[:bufsize]  # CPython trims a bytearray's front without moving the rest
+        return out
+
+    def _sock_close(self) -> None:
+        self._read_ahead.clear()  # bytes of a closed connection are no packets of the next
+        super()._sock_close()
+
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        """Handle up to ``_PACKETS_PER_READ`` packets (paho's own stops at one).
+
+        Args:
+            max_packets: Ignored, as paho ignores it.
+        """
+        for _ in range(_PACKETS_PER_READ):
+            if self._sock is None:
+                return MQTTErrorCode.MQTT_ERR_NO_CONN
+            rc = self._packet_read()
+            if rc > 0:
+                return self._loop_rc_handle(rc)
+            if rc == MQTTErrorCode.MQTT_ERR_AGAIN:
+                break
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _loop(self, timeout: float = 1.0) -> MQTTErrorCode:
+        # Packets already read from the socket do not wake select(): handle them first,
+        # and do not wait in select() while some remain.
+        if self._read_ahead and self._sock is not None:
+            rc = self.loop_read()
+            if rc or self._sock is None:
+                return rc
+            if self._read_ahead:
+                timeout = 0.0
+        return super()._loop(timeout)
 
 
 def use_unix_wakeup_pair(client: paho.Client) -> None:

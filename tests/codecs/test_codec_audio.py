@@ -8,6 +8,9 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from edge_agent.codecs import AudioLimits, Limits, decode
 from edge_agent.errors import PayloadError, Reason
@@ -240,3 +243,27 @@ def test_streaming_wav_with_unknown_length_reads_to_the_end(declared: int) -> No
     )
     assert isinstance(sample, AudioSample)
     assert len(sample.pcm) == 1600
+
+
+@given(
+    samples=hnp.arrays(np.int16, st.integers(1, 400)),
+    byte_order=st.sampled_from(
+        ["audio/L16", "audio/x-raw;format=S16LE", "audio/x-raw;format=S16BE"]
+    ),
+)
+def test_mono_chunks_at_the_pipeline_rate_come_back_exactly(
+    samples: npt.NDArray[np.int16], byte_order: str
+) -> None:
+    dtype = "<i2" if "S16LE" in byte_order else ">i2"
+    sample = _audio(samples.astype(dtype).tobytes(), f"{byte_order};rate=16000", rate=16000)
+    assert sample.pcm.dtype == np.int16
+    assert sample.pcm.flags.writeable  # a copy in native order, not a view of the payload
+    np.testing.assert_array_equal(sample.pcm, samples)
+
+
+@given(samples=hnp.arrays(np.int16, st.integers(2, 400)))
+def test_mono_chunks_at_another_rate_are_resampled(samples: npt.NDArray[np.int16]) -> None:
+    sample = _audio(samples.astype(">i2").tobytes(), "audio/L16;rate=8000", rate=16000)
+    assert sample.rate == 16000
+    assert sample.source_rate == 8000
+    assert abs(len(sample.pcm) - 2 * len(samples)) <= 1
