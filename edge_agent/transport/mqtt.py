@@ -35,6 +35,9 @@ __all__ = ["Ack", "InboundMessage", "MqttTransport", "apply_tls", "read_password
 
 log = structlog.get_logger("edge_agent.transport")
 
+# MQTT 3.1.1 has no Receive Maximum; mosquitto acknowledges QoS 1 at once.
+_V311_IN_FLIGHT = 50
+
 
 @dataclass(frozen=True, slots=True)
 class InboundMessage:
@@ -191,6 +194,8 @@ class MqttTransport:
         self._connected = threading.Event()
         self._thread: threading.Thread | None = None
         self.connects = 0
+        self.in_flight_window = _V311_IN_FLIGHT
+        """QoS 1 publishes paho puts on the wire before the broker acknowledges any."""
         self.disconnects = 0
         self.last_error: str | None = None
         self._delay = backoff_delays(
@@ -209,7 +214,7 @@ class MqttTransport:
         # paho's own queue limit makes publish() fail (MQTT_ERR_QUEUE_SIZE) after the
         # input was answered; our bounded wait in publish() replaces it.
         client.max_queued_messages_set(0)
-        client.max_inflight_messages_set(50)
+        client.max_inflight_messages_set(_V311_IN_FLIGHT)
         if settings.username is not None:
             client.username_pw_set(settings.username, password)
         if self.address.tls:
@@ -419,6 +424,10 @@ class MqttTransport:
             client.disconnect()
             return
         self.connects += 1
+        self.in_flight_window = self._window(properties)
+        # paho ignores the server's Receive Maximum and its setter refuses a connected
+        # client; the window must be set here, before paho resends what it kept.
+        client._max_inflight_messages = self.in_flight_window
         for sub in self.subscriptions.items:
             if self.v5:
                 # One SUBSCRIBE per filter: its subscription identifier tells which of
@@ -444,6 +453,18 @@ class MqttTransport:
         )
         if self._on_online is not None:
             self._on_online()
+
+    def _window(self, properties: Properties | None) -> int:
+        """QoS 1 answers on the wire at once: the broker's Receive Maximum (MQTT 5).
+
+        More breaks the protocol; fewer made answers wait for acknowledgements that
+        queue behind the input a flooded daemon has not read yet (50 in flight, a
+        second of input queued: 50 answers a second, then back-pressure stalls).
+        """
+        if not self.v5:
+            return _V311_IN_FLIGHT
+        server = getattr(properties, "ReceiveMaximum", None) if properties is not None else None
+        return max(1, min(self.max_outgoing, int(server) if server else 65535))
 
     def _on_disconnect(
         self,
