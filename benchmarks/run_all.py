@@ -15,21 +15,52 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable
+ALL_FAMILIES = ["faces", "text", "wakeword", "objects", "speech", "generate"]
 
 BENCHMARKS: list[tuple[str, list[str]]] = [
     (
         "e2e_vs_peer",
-        [PY, "benchmarks/e2e_throughput.py", "--pipelines", "faces", "text", "--repeats", "3"],
+        [
+            PY,
+            "benchmarks/e2e_throughput.py",
+            "--pipelines",
+            "faces",
+            "text",
+            "--repeats",
+            "3",
+            "--compare-malloc",
+        ],
     ),
     (
         "e2e_objects",
         [PY, "benchmarks/e2e_throughput.py", "--pipelines", "objects", "--messages", "200"],
     ),
     (
+        "wakeword_e2e_25",
+        [PY, "benchmarks/wakeword_e2e.py", "--streams", "25", "--seconds", "20"],
+    ),
+    (
         "wakeword_e2e_60",
         [PY, "benchmarks/wakeword_e2e.py", "--streams", "60", "--seconds", "60"],
     ),
+    (
+        "wakeword_e2e_60_100ms",
+        [
+            PY,
+            "benchmarks/wakeword_e2e.py",
+            "--streams",
+            "60",
+            "--seconds",
+            "60",
+            "--chunk-ms",
+            "100",
+        ],
+    ),
     ("startup", [PY, "benchmarks/startup.py", "--rounds", "6"]),
+    (
+        "startup_all",
+        [PY, "benchmarks/startup.py", "--rounds", "6", "--families", *ALL_FAMILIES],
+    ),
     ("overload_x5", [PY, "benchmarks/overload.py", "--factor", "5"]),
     ("overload_x10", [PY, "benchmarks/overload.py", "--factor", "10"]),
     ("soak_10min", [PY, "benchmarks/soak.py", "--minutes", "10"]),
