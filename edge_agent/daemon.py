@@ -37,8 +37,10 @@ from edge_agent.results.schema import STATUS_SCHEMA, Topics, to_json
 from edge_agent.runtime.allocator import tune_allocator
 from edge_agent.shards import Entry, build_entries
 from edge_agent.transport.address import is_local, parse_broker_url
+from edge_agent.transport.connection import read_password
 from edge_agent.transport.job import Job, forward_job, make_job
-from edge_agent.transport.mqtt import InboundMessage, MqttTransport, read_password
+from edge_agent.transport.message import InboundMessage
+from edge_agent.transport.mqtt import MqttTransport
 from edge_agent.transport.redelivery import RedeliveryFilter
 from edge_agent.transport.retained import RetainedMemory
 from edge_agent.transport.routing import Match, Router

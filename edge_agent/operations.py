@@ -22,7 +22,7 @@ from edge_agent.integrations.homeassistant.discovery import HomeAssistantDiscove
 from edge_agent.integrations.homeassistant.pipelines import describe_pipelines
 from edge_agent.integrations.prometheus import TextfileWriter
 from edge_agent.runtime.manifest import ModelPackage
-from edge_agent.transport.mqtt import InboundMessage
+from edge_agent.transport.message import InboundMessage
 
 if TYPE_CHECKING:
     from edge_agent.config.models import AgentSettings

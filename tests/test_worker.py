@@ -23,7 +23,7 @@ from edge_agent.pipelines.base import (
 from edge_agent.runtime.manifest import ModelManifest, ModelPackage
 from edge_agent.transport.inbox import Inbox
 from edge_agent.transport.job import Job
-from edge_agent.transport.mqtt import InboundMessage
+from edge_agent.transport.message import InboundMessage
 from edge_agent.transport.routing import Match
 from edge_agent.worker import Worker
 

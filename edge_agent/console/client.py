@@ -22,7 +22,7 @@ from paho.mqtt.properties import Properties
 from edge_agent.config.models import BrokerSettings
 from edge_agent.errors import TransportError
 from edge_agent.transport.address import parse_broker_url
-from edge_agent.transport.mqtt import apply_tls, read_password
+from edge_agent.transport.connection import apply_tls, read_password
 
 __all__ = ["CREDENTIALS_FALLBACK", "OperatorClient"]
 

@@ -28,7 +28,7 @@ from edge_agent.control.request import (
 )
 from edge_agent.control.verbs import VERBS, Verb
 from edge_agent.results.schema import Topics
-from edge_agent.transport.mqtt import InboundMessage
+from edge_agent.transport.message import InboundMessage
 
 __all__ = ["ControlServer", "PublishFn"]
 

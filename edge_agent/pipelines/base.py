@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import abc
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
@@ -125,15 +124,26 @@ class StageTimer:
     def __init__(self) -> None:
         self.stages: dict[str, float] = {}
 
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
+    def stage(self, name: str) -> _Stage:
         """Time the body of a ``with`` block under ``name`` (accumulates)."""
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            elapsed = (time.perf_counter() - start) * 1000.0
-            self.stages[name] = self.stages.get(name, 0.0) + elapsed
+        return _Stage(self.stages, name)
+
+
+class _Stage:
+    """One timed block (a class, not ``@contextmanager``: it runs several times per chunk)."""
+
+    __slots__ = ("_name", "_stages", "_start")
+
+    def __init__(self, stages: dict[str, float], name: str) -> None:
+        self._stages, self._name = stages, name
+        self._start = 0.0
+
+    def __enter__(self) -> None:
+        self._start = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        elapsed = (time.perf_counter() - self._start) * 1000.0
+        self._stages[self._name] = self._stages.get(self._name, 0.0) + elapsed
 
 
 @dataclass(slots=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edge_agent.errors import PayloadError
-from edge_agent.transport.mqtt import InboundMessage
+from edge_agent.transport.message import InboundMessage
 from edge_agent.transport.properties import (
     check_correlation_data,
     check_response_topic,

@@ -7,15 +7,12 @@ exponential backoff (many devices restarting with one broker do not stampede).
 
 from __future__ import annotations
 
-import os
 import random
 import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import paho.mqtt.client as paho
 import structlog
@@ -26,115 +23,19 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from edge_agent.config.models import BrokerSettings
-from edge_agent.errors import ConfigError, TransportError
+from edge_agent.errors import TransportError
 from edge_agent.transport.address import BrokerAddress, parse_broker_url
+from edge_agent.transport.connection import apply_tls, backoff_delays
+from edge_agent.transport.message import Ack, InboundMessage
 from edge_agent.transport.paho_client import HeldWritesClient, use_unix_wakeup_pair
 from edge_agent.transport.subscriptions import SubscriptionSet
 
-__all__ = ["Ack", "InboundMessage", "MqttTransport", "apply_tls", "read_password"]
+__all__ = ["MqttTransport", "ensure_started"]
 
 log = structlog.get_logger("edge_agent.transport")
 
 # MQTT 3.1.1 has no Receive Maximum; mosquitto acknowledges QoS 1 at once.
 _V311_IN_FLIGHT = 50
-
-
-@dataclass(frozen=True, slots=True)
-class InboundMessage:
-    """One message from the broker (the payload is never logged).
-
-    Attributes:
-        topic: Topic.
-        payload: Raw bytes.
-        qos: QoS it was delivered with.
-        retain: Retained flag.
-        dup: Redelivery flag.
-        content_type: MQTT v5 content type, if any.
-        correlation_data: MQTT v5 correlation data, if any.
-        response_topic: MQTT v5 response topic, if any.
-        user_properties: MQTT v5 user properties.
-        received: ``time.monotonic()`` at arrival.
-    """
-
-    topic: str
-    payload: bytes
-    qos: int = 0
-    retain: bool = False
-    dup: bool = False
-    content_type: str | None = None
-    correlation_data: bytes | None = None
-    response_topic: str | None = None
-    user_properties: tuple[tuple[str, str], ...] = ()
-    received: float = field(default_factory=time.monotonic)
-
-
-@dataclass(frozen=True, slots=True)
-class Ack:
-    """Acknowledges one inbound message when called (QoS 0: nothing to send).
-
-    Attributes:
-        client: The client it arrived on.
-        mid: Its packet id.
-        qos: Its QoS.
-    """
-
-    client: paho.Client
-    mid: int
-    qos: int
-
-    def __call__(self) -> None:
-        """Send the acknowledgement (queued: it leaves with what the thread holds)."""
-        if self.qos > 0:
-            self.client.ack(self.mid, self.qos)
-
-
-def read_password(settings: BrokerSettings, environ: dict[str, str] | None = None) -> str | None:
-    """Read the broker password from a file or a systemd credential.
-
-    Raises:
-        ConfigError: The named file or credential cannot be read.
-    """
-    env = dict(os.environ) if environ is None else environ
-    path: Path | None = None
-    if settings.password_credential:
-        creds = env.get("CREDENTIALS_DIRECTORY")
-        if not creds:
-            raise ConfigError(
-                "password_credential is set but $CREDENTIALS_DIRECTORY is not (LoadCredential=)",
-                key="broker.password_credential",
-            )
-        path = Path(creds) / settings.password_credential
-    elif settings.password_file:
-        path = settings.password_file
-    if path is None:
-        return None
-    try:
-        return path.read_text(encoding="utf-8").strip("\r\n")
-    except OSError as exc:
-        raise ConfigError(f"cannot read password: {exc.strerror}", file=str(path)) from exc
-
-
-def backoff_delays(minimum: float, maximum: float, rng: random.Random) -> Callable[[int], float]:
-    """Return ``attempt -> delay``: full-jitter exponential backoff, capped."""
-
-    def delay(attempt: int) -> float:
-        cap = min(maximum, minimum * (2 ** min(attempt, 30)))
-        return rng.uniform(minimum, max(minimum, cap))
-
-    return delay
-
-
-def apply_tls(client: paho.Client, settings: BrokerSettings) -> None:
-    """Verify the broker's certificate (and present ours) as ``broker.tls`` says."""
-    tls = settings.tls
-    client.tls_set(
-        ca_certs=str(tls.ca_file) if tls and tls.ca_file else None,
-        certfile=str(tls.cert_file) if tls and tls.cert_file else None,
-        keyfile=str(tls.key_file) if tls and tls.key_file else None,
-        cert_reqs=ssl.CERT_REQUIRED,
-    )
-    if tls and tls.insecure:
-        client.tls_insecure_set(True)
 
 
 class MqttTransport:

@@ -13,7 +13,7 @@ import collections
 import hashlib
 import threading
 
-from edge_agent.transport.mqtt import InboundMessage
+from edge_agent.transport.message import InboundMessage
 
 __all__ = ["RedeliveryFilter"]
 

@@ -11,6 +11,8 @@ from edge_agent.config.models import RouteSettings
 
 __all__ = ["Match", "Router"]
 
+_REMEMBERED = 4096
+
 
 @dataclass(frozen=True, slots=True)
 class Match:
@@ -41,9 +43,23 @@ class Router:
     def __init__(self, routes: Mapping[str, RouteSettings], own_prefix: str) -> None:
         self._routes = list(routes.items())
         self._own = own_prefix.rstrip("/") + "/"
+        self._seen: dict[str, Match | None] = {}
 
     def match(self, topic: str) -> Match | None:
         """Return the route for ``topic``, or None if no route takes it."""
+        # A sensor sends on the same topic again and again (an audio stream 50 times a
+        # second), and paho's matcher builds a trie per call: remember recent topics.
+        try:
+            return self._seen[topic]
+        except KeyError:
+            pass
+        found = self._match(topic)
+        if len(self._seen) >= _REMEMBERED:
+            self._seen.clear()  # topics are the senders' choice: stay bounded
+        self._seen[topic] = found
+        return found
+
+    def _match(self, topic: str) -> Match | None:
         if topic.startswith((self._own, "$")):
             return None
         for name, route in self._routes:

@@ -18,6 +18,8 @@ from paho.mqtt.client import topic_matches_sub
 
 __all__ = ["Subscription", "SubscriptionSet"]
 
+_REMEMBERED = 4096
+
 
 @dataclass(frozen=True, slots=True)
 class Subscription:
@@ -48,12 +50,21 @@ class SubscriptionSet:
                 seen[topic] = Subscription(topic, qos, rh, len(seen) + 1)
         self.items: tuple[Subscription, ...] = tuple(seen.values())
         self._by_id = {s.identifier: s for s in self.items}
+        self._owners: dict[str, Subscription | None] = {}
         self.copies_dropped = 0
         """Copies of a message delivered for a later overlapping subscription."""
 
     def owner(self, topic: str) -> Subscription | None:
         """The first subscription whose filter matches ``topic``."""
-        return next((s for s in self.items if topic_matches_sub(s.filter, topic)), None)
+        try:
+            return self._owners[topic]
+        except KeyError:
+            pass
+        found = next((s for s in self.items if topic_matches_sub(s.filter, topic)), None)
+        if len(self._owners) >= _REMEMBERED:
+            self._owners.clear()  # topics are the senders' choice: stay bounded
+        self._owners[topic] = found
+        return found
 
     def is_extra_copy(self, topic: str, identifiers: Sequence[int]) -> bool:
         """True for a copy delivered only for subscriptions other than the topic's owner.

@@ -16,7 +16,7 @@ from edge_agent.integrations.homeassistant.discovery import HomeAssistantDiscove
 from edge_agent.integrations.homeassistant.entities import PipelineInfo
 from edge_agent.integrations.homeassistant.settings import HomeAssistantSettings
 from edge_agent.results.schema import Topics
-from edge_agent.transport.mqtt import InboundMessage
+from edge_agent.transport.message import InboundMessage
 
 
 class Clock:

@@ -19,15 +19,14 @@ from support.broker import Broker
 from support.client import TestClient
 
 from edge_agent.config.models import BrokerSettings
-from edge_agent.transport.mqtt import Ack, InboundMessage, MqttTransport
+from edge_agent.transport.message import Ack, InboundMessage
+from edge_agent.transport.mqtt import MqttTransport
 
 Inbox = queue.Queue[tuple[InboundMessage, Ack]]
 
 
 @contextmanager
-def _transport(
-    broker: Broker, inflight: int = 50
-) -> Iterator[tuple[MqttTransport, Inbox, list[bytes]]]:
+def _transport(broker: Broker) -> Iterator[tuple[MqttTransport, Inbox, list[bytes]]]:
     inbox: Inbox = queue.Queue()
     transport = MqttTransport(
         BrokerSettings(url=broker.unix_url, reconnect_min_s=0.05, reconnect_max_s=0.2),
@@ -36,7 +35,6 @@ def _transport(
         subscriptions=[("in/#", 1)],
         on_message=lambda msg, ack: inbox.put((msg, ack)),  # type: ignore[arg-type]
     )
-    transport.client.max_inflight_messages_set(inflight)
     writes: list[bytes] = []
     send = transport.client._sock_send
 
@@ -92,7 +90,11 @@ def test_an_answer_and_its_acknowledgement_are_one_write(broker: Broker) -> None
 
 
 def test_an_acknowledgement_rides_behind_an_answer_the_window_kept_back(broker: Broker) -> None:
-    with _transport(broker, inflight=1) as (transport, inbox, writes):
+    broker.stop()
+    broker.extra_conf = "max_inflight_messages 1"  # its Receive Maximum: one answer in flight
+    broker.start()
+    with _transport(broker) as (transport, inbox, writes):
+        assert transport.in_flight_window == 1
         ack = _question(broker, inbox)
         assert _wait(lambda: transport.outgoing == 0)
         assert broker.proc is not None

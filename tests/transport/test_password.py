@@ -8,7 +8,7 @@ import pytest
 
 from edge_agent.config.models import BrokerSettings
 from edge_agent.errors import ConfigError
-from edge_agent.transport.mqtt import read_password
+from edge_agent.transport.connection import read_password
 
 
 def test_password_from_systemd_credential(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edge_agent.transport.mqtt import InboundMessage
+from edge_agent.transport.message import InboundMessage
 from edge_agent.transport.redelivery import RedeliveryFilter
 
 

@@ -46,3 +46,23 @@ def test_system_topics_are_never_routed() -> None:
 def test_unmatched_topic() -> None:
     router = Router({"cams": RouteSettings(topic="sensors/+/image", pipeline="faces")}, "ea")
     assert router.match("sensors/door/audio") is None
+
+
+def test_a_topic_seen_again_gets_the_same_answer() -> None:
+    router = _router()
+    first = router.match("sensors/door/image")
+    assert first is not None
+    assert router.match("sensors/door/image") is first
+    assert router.match("edge-agent/x/status") is None
+    assert router.match("edge-agent/x/status") is None
+
+
+def test_remembered_topics_stay_bounded() -> None:
+    from edge_agent.transport import routing
+
+    router = _router()
+    for i in range(routing._REMEMBERED * 2 + 7):
+        found = router.match(f"sensors/cam{i}/image")
+        assert found is not None
+        assert found.sensor == f"cam{i}"
+    assert len(router._seen) <= routing._REMEMBERED

@@ -31,7 +31,7 @@ import structlog
 from edge_agent.integrations.homeassistant.entities import Entity, EntityCatalog, PipelineInfo
 from edge_agent.integrations.homeassistant.settings import HomeAssistantSettings
 from edge_agent.results.schema import Topics
-from edge_agent.transport.mqtt import InboundMessage
+from edge_agent.transport.message import InboundMessage
 
 __all__ = ["HomeAssistantDiscovery", "PublishRawFn"]
 
