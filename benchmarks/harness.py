@@ -136,13 +136,18 @@ def _pipelines(enabled: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return out
 
 
+# As deploy/mosquitto/edge-agent.conf.in: mosquitto advertises it as its MQTT 5 Receive
+# Maximum, which bounds the daemon's answers in flight (mosquitto's default is 20).
+SHIPPED_INFLIGHT = "max_inflight_messages 1000\n"
+
+
 @contextlib.contextmanager
 def running(
     pipelines: dict[str, dict[str, Any]],
     *,
     routes: dict[str, dict[str, Any]] | None = None,
     extra: dict[str, Any] | None = None,
-    broker_conf: str = "",
+    broker_conf: str = SHIPPED_INFLIGHT,
     argv_prefix: list[str] | None = None,
     env: dict[str, str] | None = None,
 ) -> Iterator[Bench]:

@@ -23,12 +23,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from harness import cpu_seconds, running
+from harness import SHIPPED_INFLIGHT, cpu_seconds, running
 
 HERE = Path(__file__).resolve().parent
 # What deploy/mosquitto/edge-agent.conf.in sets: a daemon that falls behind finds at
 # most a thousand chunks queued for it (the test broker queues 100,000).
-SHIPPED_QUEUES = "max_inflight_messages 1000\nmax_queued_messages 1000\n"
+SHIPPED_QUEUES = SHIPPED_INFLIGHT + "max_queued_messages 1000\n"
 
 
 def _publisher(socket: str, streams: int, seconds: float, chunk_ms: int) -> None:
