@@ -217,16 +217,7 @@ class Publisher:
             pipeline=job.match.settings.pipeline,
             **({"count": count} if count is not None else {}),
         )
-        doc = error_document(
-            reason=exc.reason.value,
-            detail=exc.detail,
-            device=self.device,
-            topic=_short(exc.topic),
-            sensor=_short(exc.sensor),
-            size=exc.size,
-            request_id=job.request_id,
-            route=job.match.route,
-        )
+        doc = self._error_document(job, exc)
         if count is not None:
             doc["count"] = count
         if exc.retry_after_s is not None:
@@ -271,8 +262,8 @@ class Publisher:
                 self.error(window.last, _drop_error(window.last, window.count), count=window.count)
         return len(due)
 
-    def _send_reply_only(self, job: Job, exc: PayloadError) -> None:
-        doc = error_document(
+    def _error_document(self, job: Job, exc: PayloadError) -> dict[str, Any]:
+        return error_document(
             reason=exc.reason.value,
             detail=exc.detail,
             device=self.device,
@@ -282,6 +273,9 @@ class Publisher:
             request_id=job.request_id,
             route=job.match.route,
         )
+
+    def _send_reply_only(self, job: Job, exc: PayloadError) -> None:
+        doc = self._error_document(job, exc)
         if job.reply_to:
             self.publish_doc(job.reply_to, doc, corr=job.message.correlation_data)
 
